@@ -1,0 +1,23 @@
+"""Shared plumbing for the course notebooks: settings, the client, rendering, and per-lesson cleanup.
+
+Every helper is short on purpose: open the module to see exactly what it does with the Letta SDK.
+"""
+
+from helpers.client import CourseSetupError, client, wait_for_server
+from helpers.lesson import Lesson
+from helpers.render import format_message, messages_of, show, show_stream
+from helpers.settings import Settings, settings, use
+
+__all__ = [
+    "CourseSetupError",
+    "Lesson",
+    "Settings",
+    "client",
+    "format_message",
+    "messages_of",
+    "settings",
+    "show",
+    "show_stream",
+    "use",
+    "wait_for_server",
+]

@@ -1,0 +1,66 @@
+"""Course settings, read from `.env` at the repository root (python-dotenv), then from the environment.
+
+| variable              | default                               | meaning                                          |
+|-----------------------|---------------------------------------|--------------------------------------------------|
+| LETTA_BASE_URL        | http://127.0.0.1:8283                 | the Letta server the notebooks talk to           |
+| LETTA_SERVER_PASSWORD | (none)                                | the server's password, if it runs in secure mode |
+| LETTA_API_KEY         | (none)                                | a Letta Cloud key (used only if no base URL set) |
+| LETTA_MODEL           | ollama/qwen2.5-coder-1.5b-instruct    | the model handle lessons give their agents       |
+| LETTA_EMBEDDING       | ollama/all-minilm-l6-v2               | the embedding handle lessons give their agents   |
+| LETTA_TIMEOUT         | 600                                   | seconds the client waits for one request         |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BASE_URL = "http://127.0.0.1:8283"
+DEFAULT_MODEL = "ollama/qwen2.5-coder-1.5b-instruct"
+DEFAULT_EMBEDDING = "ollama/all-minilm-l6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str = DEFAULT_BASE_URL
+    password: str | None = None
+    api_key: str | None = None
+    model: str = DEFAULT_MODEL
+    embedding: str = DEFAULT_EMBEDDING
+    # A fresh agent's first turn on the local CPU model takes a minute or more: the SDK's 60 s default is too short.
+    timeout: float = 600.0
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        # override=False: a variable already set in the environment (e.g. by papermill or CI) wins over .env.
+        load_dotenv(ROOT / ".env", override=False)
+        env = os.environ.get
+        return cls(
+            base_url=(env("LETTA_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+            password=env("LETTA_SERVER_PASSWORD") or None,
+            api_key=env("LETTA_API_KEY") or None,
+            model=env("LETTA_MODEL") or DEFAULT_MODEL,
+            embedding=env("LETTA_EMBEDDING") or DEFAULT_EMBEDDING,
+            timeout=float(env("LETTA_TIMEOUT") or 600),
+        )
+
+    @property
+    def token(self) -> str | None:
+        """What the SDK sends as its bearer token: the server password, else a Cloud API key."""
+        return self.password or self.api_key
+
+
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def use(base_url: str | None = None, model: str | None = None, embedding: str | None = None) -> Settings:
+    """Apply a notebook's `parameters` cell (papermill): a value given here overrides .env for this kernel."""
+    for key, value in (("LETTA_BASE_URL", base_url), ("LETTA_MODEL", model), ("LETTA_EMBEDDING", embedding)):
+        if value:
+            os.environ[key] = value
+    return settings()

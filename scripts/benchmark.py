@@ -1,0 +1,189 @@
+"""Measure the course stack and lessons; write output/benchmark.json and print it.
+
+    .venv/bin/python scripts/benchmark.py [--skip-start] [--skip-lessons] [--lessons 00_setup 01_client]
+
+Figures:
+- stack: seconds for `python -m stack start` from stopped (installed, nothing running) and when already running;
+- model: llama.cpp's prefill and decode tokens/s on a ~1,500-token prompt;
+- prompt_cache: tokens llama.cpp had to process after a memory edit, with the course's stable prompt layout
+  (instructions, tools, then memory) and with the usual layout (whole system message, then tools);
+- lessons: wall time of each notebook under papermill, and agent-turn latency p50/p95 (every non-streaming
+  POST .../messages the helpers' client made, recorded through COURSE_TIMINGS).
+No thresholds: this reports, it does not judge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from helpers.settings import settings  # noqa: E402
+from stack.stackctl import Config  # noqa: E402
+
+OUT = ROOT / "output"
+MODEL = "qwen2.5-coder-1.5b-instruct"
+
+
+def run_stack(*args: str) -> float:
+    start = time.monotonic()
+    subprocess.run([sys.executable, "-m", "stack", *args], cwd=ROOT, check=True, capture_output=True, text=True)
+    return round(time.monotonic() - start, 1)
+
+
+def bench_start() -> dict:
+    run_stack("stop")
+    cold = run_stack("start")
+    warm = run_stack("start")
+    return {"start_from_stopped_s": cold, "start_when_running_s": warm}
+
+
+def _chat(model_url: str, body: dict) -> dict:
+    response = httpx.post(f"{model_url}/chat/completions", json={"model": MODEL, **body}, timeout=900)
+    response.raise_for_status()
+    return response.json()
+
+
+def bench_model(model_url: str) -> dict:
+    paragraph = (
+        "Letta agents keep their memory in blocks that are always in context, and in archival passages that are "
+        "searched by meaning. The server stores every message, so an application sends only the new one. "
+    )
+    prompt = f"[{uuid.uuid4()}] " + paragraph * 38 + "\nSummarise the text above in five sentences."
+    timings = _chat(model_url, {"messages": [{"role": "user", "content": prompt}], "max_tokens": 128})["timings"]
+    return {
+        "prompt_tokens": timings["prompt_n"],
+        "prefill_tokens_per_s": round(timings["prompt_per_second"], 1),
+        "generated_tokens": timings["predicted_n"],
+        "decode_tokens_per_s": round(timings["predicted_per_second"], 1),
+    }
+
+
+def _letta_request(letta, cfg) -> tuple[str, list[dict]]:
+    """The system prompt and tool schemas of a real, fresh agent (created and deleted here)."""
+    agent = letta.agents.create(
+        name=f"benchmark-{uuid.uuid4().hex[:8]}",
+        model=cfg.model,
+        embedding=cfg.embedding,
+        memory_blocks=[{"label": "human", "value": "Nothing known yet."}, {"label": "persona", "value": "A tutor."}],
+    )
+    try:
+        system = letta.agents.retrieve(agent.id, include=["agent.blocks"]).system
+        blocks = letta.agents.blocks.list(agent.id)
+        memory = "\n".join(f"<{b.label}>\n<value>\n{b.value}\n</value>\n</{b.label}>" for b in blocks)
+        system = f"{system}\n\n<memory_blocks>\n{memory}\n</memory_blocks>"
+        tools = [{"type": "function", "function": t.json_schema} for t in agent.tools]
+        return system, tools
+    finally:
+        letta.agents.delete(agent.id)
+
+
+def bench_prompt_cache(model_url: str, letta, cfg) -> dict:
+    system, tools = _letta_request(letta, cfg)
+    result = {}
+    for layout, stable in (("stable_layout", True), ("template_layout", False)):
+        nonce = uuid.uuid4().hex[:8]  # a fresh system prompt per layout, so the first request starts cold
+        before = system.replace("You are", f"[{nonce}] You are", 1)
+        after = before.replace("Nothing known yet.", "The user is called Ada and likes chess.")
+        figures = []
+        for text in (before, after):
+            body = {
+                "messages": [{"role": "system", "content": text}, {"role": "user", "content": "Hello"}],
+                "tools": tools,
+                "max_tokens": 1,
+                "x_stable_prefix": stable,
+            }
+            timings = _chat(model_url, body)["timings"]
+            figures.append(
+                {
+                    "processed_tokens": timings["prompt_n"],
+                    "cached_tokens": timings["cache_n"],
+                    "prefill_s": round(timings["prompt_ms"] / 1000, 1),
+                }
+            )
+        result[layout] = {"first_request": figures[0], "after_memory_edit": figures[1]}
+    return result
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return round(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1], 2)
+
+
+def bench_lessons(names: list[str] | None) -> dict:
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if names:
+        notebooks = [nb for nb in notebooks if nb.stem in names]
+    out_dir = OUT / "benchmark"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lessons, all_turns = {}, []
+    for nb in notebooks:
+        timings = out_dir / f"{nb.stem}.turns.jsonl"
+        timings.unlink(missing_ok=True)
+        env = {**os.environ, "COURSE_TIMINGS": str(timings)}
+        start = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "papermill", str(nb), str(out_dir / nb.name), "--cwd", str(nb.parent)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        wall = round(time.monotonic() - start, 1)
+        turns = [json.loads(line)["seconds"] for line in timings.read_text().splitlines()] if timings.exists() else []
+        all_turns += turns
+        lessons[nb.stem] = {
+            "passed": proc.returncode == 0,
+            "wall_s": wall,
+            "agent_turns": len(turns),
+            "turn_p50_s": _percentile(turns, 50),
+            "turn_p95_s": _percentile(turns, 95),
+        }
+    return {
+        "lessons": lessons,
+        "all_turns": {"count": len(all_turns), "p50_s": _percentile(all_turns, 50), "p95_s": _percentile(all_turns, 95)},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark the course stack and lessons.")
+    parser.add_argument("--skip-start", action="store_true", help="do not stop and restart the stack")
+    parser.add_argument("--skip-lessons", action="store_true")
+    parser.add_argument("--lessons", nargs="*", help="notebook stems, e.g. 00_setup (default: all)")
+    args = parser.parse_args()
+
+    figures: dict = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cores": os.cpu_count()}
+    if not args.skip_start:
+        figures["stack"] = bench_start()
+    stack_cfg = Config.load()
+    cfg = settings()
+    from helpers import wait_for_server
+
+    letta = wait_for_server(cfg)
+    if stack_cfg.local_model:
+        model_url = stack_cfg.model_url + "/v1"
+        figures["model"] = bench_model(model_url)
+        figures["prompt_cache"] = bench_prompt_cache(model_url, letta, cfg)
+    if not args.skip_lessons:
+        figures.update(bench_lessons(args.lessons))
+    OUT.mkdir(exist_ok=True)
+    (OUT / "benchmark.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from stack.stackctl import main
+
+main()

@@ -1,0 +1,239 @@
+"""Turn an OpenAI chat request into a Qwen2.5 (ChatML) prompt plus a decoding grammar, and parse the result back.
+
+Small local models do not emit reliable native tool calls, so the service constrains decoding with a grammar:
+the model either answers in plain text or writes one JSON object `{"name": ..., "arguments": ...}` that must
+match one of the request's tool schemas. Everything here is pure (no model, no I/O), so it is unit-tested directly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+
+# Letta's system message starts with the agent's (static) base instructions, then sections that change as
+# memory changes. The prompt puts the static part first and the tool schemas next, so llama.cpp can reuse its
+# cache for both when only a memory block changed, and across agents that share instructions.
+DYNAMIC_SECTION_TAGS = ("<memory_blocks>", "<memory_filesystem>", "<tool_usage_rules>", "<directories>", "<memory_metadata>")
+
+# Letta's heartbeats and other automated notes come as user messages with this prefix; they do not start a turn.
+AUTOMATED_USER_PREFIX = "[This is an automated system message hidden from the user]"
+
+# Letta's memory tools take a block `label`; small models copy the docstring's example ("customer") instead of
+# a real label, so the schema limits `label` to the blocks listed in the system prompt.
+MEMORY_TOOLS = {"memory_insert", "memory_replace", "memory_rethink", "memory_append", "core_memory_append", "core_memory_replace"}
+_BLOCK_LABEL = re.compile(r"^<([A-Za-z0-9_][A-Za-z0-9_\-]*)>\s*\n<(?:description|metadata|value)>", re.MULTILINE)
+
+# After this many tool calls since the user's last message the model must answer in text: a safety net for
+# small models that otherwise keep calling tools; far above what a lesson's three-step pipeline needs.
+MAX_TOOL_CALLS_PER_TURN = 8
+
+
+def split_system(text: str) -> tuple[str, str]:
+    """Split a system message into (static instructions, dynamic sections)."""
+    cut = min((i for i in (text.find(tag) for tag in DYNAMIC_SECTION_TAGS) if i >= 0), default=len(text))
+    return text[:cut].rstrip(), text[cut:].strip()
+
+
+def content_text(content) -> str:
+    """OpenAI message content is a string or a list of parts; keep the text parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+def tools_preamble(tools: list[dict]) -> str:
+    """Describe the tools the way Qwen2.5 was trained to see them."""
+    lines = [json.dumps(t.get("function", t), ensure_ascii=False) for t in tools]
+    return (
+        "# Tools\n\nYou may call one function to assist with the user query, or answer the user directly in plain text.\n\n"
+        "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
+        + "\n".join(lines)
+        + "\n</tools>\n\nTo call a function, reply with only a JSON object with the function name and arguments:\n"
+        '{"name": <function-name>, "arguments": <args-json-object>}\n'
+        "Call a function only when it helps; otherwise, answer in plain text."
+    )
+
+
+def _turn(role: str, text: str) -> str:
+    return f"<|im_start|>{role}\n{text}<|im_end|>\n"
+
+
+def _assistant_text(message: dict) -> str:
+    parts = [content_text(message.get("content"))]
+    for call in message.get("tool_calls") or []:
+        fn = call.get("function", {})
+        try:
+            args = json.loads(fn.get("arguments") or "{}")
+        except json.JSONDecodeError:
+            args = fn.get("arguments")
+        parts.append(json.dumps({"name": fn.get("name"), "arguments": args}, ensure_ascii=False))
+    return "\n".join(p for p in parts if p)
+
+
+def render_prompt(messages: list[dict], tools: list[dict] | None, stable_prefix: bool = True) -> str:
+    """ChatML prompt with a stable prefix: static instructions, then tools, then memory and history.
+
+    stable_prefix=False renders Qwen's usual layout (the whole system message, then the tools); kept only so
+    the benchmark can measure what the stable layout saves.
+    """
+    out: list[str] = []
+    first_system = True
+    for message in messages:
+        role = message.get("role")
+        text = content_text(message.get("content"))
+        if role in ("system", "developer") and first_system:
+            first_system = False
+            static, dynamic = split_system(text) if stable_prefix else (text, "")
+            pieces = (
+                [static, tools_preamble(tools) if tools else "", dynamic]
+                if stable_prefix
+                else [text, tools_preamble(tools) if tools else ""]
+            )
+            out.append(_turn("system", "\n\n".join(p for p in pieces if p)))
+        elif role in ("system", "developer"):
+            out.append(_turn("system", text))
+        elif role == "assistant":
+            out.append(_turn("assistant", _assistant_text(message)))
+        elif role == "tool":
+            out.append(_turn("user", f"<tool_response>\n{text}\n</tool_response>"))
+        else:
+            out.append(_turn("user", text))
+    if first_system and tools:
+        out.insert(0, _turn("system", tools_preamble(tools)))
+    out.append("<|im_start|>assistant\n")
+    return "".join(out)
+
+
+def memory_labels(messages: list[dict]) -> list[str]:
+    """The labels of the memory blocks shown in the (first) system message."""
+    for message in messages:
+        if message.get("role") in ("system", "developer"):
+            text = content_text(message.get("content"))
+            start, end = text.find("<memory_blocks>"), text.find("</memory_blocks>")
+            return _BLOCK_LABEL.findall(text[start:end]) if start >= 0 else []
+    return []
+
+
+def _call_schema(tool: dict, labels: list[str]) -> dict:
+    fn = tool.get("function", tool)
+    params = fn.get("parameters") or {"type": "object", "properties": {}}
+    if fn["name"] in MEMORY_TOOLS and labels and "label" in params.get("properties", {}):
+        label = {**params["properties"]["label"], "enum": labels}
+        label.pop("type", None)
+        params = {**params, "properties": {**params["properties"], "label": label}}
+    return {
+        "type": "object",
+        "properties": {"name": {"const": fn["name"]}, "arguments": params},
+        "required": ["name", "arguments"],
+        "additionalProperties": False,
+    }
+
+
+@dataclass
+class Decision:
+    """What the model may produce for one request."""
+
+    allow_text: bool
+    tools: list[dict] = field(default_factory=list)  # the tools it may call; empty means text only
+    labels: list[str] = field(default_factory=list)  # memory block labels the memory tools may name
+
+    @property
+    def constrained(self) -> bool:
+        return bool(self.tools)
+
+
+def decide(tools: list[dict] | None, tool_choice, calls_so_far: int, labels: list[str] | None = None) -> Decision:
+    """Honour tool_choice ("none", "auto", "required", or a named function) and the per-turn call budget."""
+    tools, labels = tools or [], labels or []
+    if not tools or tool_choice == "none":
+        return Decision(allow_text=True)
+    if isinstance(tool_choice, dict):
+        name = tool_choice.get("function", {}).get("name") or tool_choice.get("name")
+        named = [t for t in tools if t.get("function", t).get("name") == name]
+        return Decision(allow_text=False, tools=named or tools, labels=labels)
+    if tool_choice == "required":
+        return Decision(allow_text=False, tools=tools, labels=labels)
+    if calls_so_far >= MAX_TOOL_CALLS_PER_TURN:
+        return Decision(allow_text=True)
+    return Decision(allow_text=True, tools=tools, labels=labels)
+
+
+# Used when the guard rejects a repeated call: plain text that cannot start like a JSON call.
+TEXT_ONLY_GRAMMAR = "%llguidance {}\nstart: TEXT\nTEXT: /[^{<`\\s][\\s\\S]*/\n"
+
+
+def grammar_for(decision: Decision) -> str | None:
+    """An llguidance (Lark) grammar: plain text, or one JSON tool call that matches a tool's schema."""
+    if not decision.constrained:
+        return None
+    schema = {"anyOf": [_call_schema(t, decision.labels) for t in decision.tools]}
+    call = f"call: %json {json.dumps(schema)}"
+    if decision.allow_text:
+        # A call starts with "{"; text may not start with "{", "<" or "`" (these models otherwise write a
+        # call as text, or fence it), so the first token says which of the two the model chose.
+        return "%llguidance {}\nstart: call | TEXT\nTEXT: /[^{<`\\s][\\s\\S]*/\n" + call + "\n"
+    return "%llguidance {}\nstart: call\n" + call + "\n"
+
+
+@dataclass
+class Reply:
+    content: str | None
+    tool_call: dict | None  # {"name": ..., "arguments": {...}}
+
+    def openai_tool_calls(self) -> list[dict] | None:
+        if not self.tool_call:
+            return None
+        return [
+            {
+                "id": "call_" + uuid.uuid4().hex[:24],
+                "type": "function",
+                "function": {"name": self.tool_call["name"], "arguments": json.dumps(self.tool_call["arguments"], ensure_ascii=False)},
+            }
+        ]
+
+
+def parse_output(text: str) -> Reply:
+    """Split generated text into assistant content or a tool call."""
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        body = stripped
+        try:
+            call = json.loads(body)
+            if isinstance(call, dict) and "name" in call:
+                return Reply(content=None, tool_call={"name": call["name"], "arguments": call.get("arguments") or {}})
+        except json.JSONDecodeError:
+            pass
+    return Reply(content=stripped, tool_call=None)
+
+
+def _canonical(name: str, arguments) -> tuple[str, str]:
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments or "{}")
+        except json.JSONDecodeError:
+            pass
+    return name, json.dumps(arguments, sort_keys=True, ensure_ascii=False)
+
+
+def calls_since_last_user(messages: list[dict]) -> list[tuple[str, str]]:
+    """The (name, arguments) of every tool call the assistant made after the last user message."""
+    calls: list[tuple[str, str]] = []
+    for message in messages:
+        if message.get("role") == "user" and AUTOMATED_USER_PREFIX not in content_text(message.get("content")):
+            calls = []
+        elif message.get("role") == "assistant":
+            for call in message.get("tool_calls") or []:
+                fn = call.get("function", {})
+                calls.append(_canonical(fn.get("name", ""), fn.get("arguments")))
+    return calls
+
+
+def is_repeat(reply: Reply, previous_calls: list[tuple[str, str]]) -> bool:
+    """A degenerate loop: the very same call (same tool, same arguments) was already made this turn."""
+    if not reply.tool_call:
+        return False
+    return _canonical(reply.tool_call["name"], reply.tool_call["arguments"]) in previous_calls

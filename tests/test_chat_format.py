@@ -1,0 +1,128 @@
+"""The local model service's prompt rendering, grammar, parsing and loop guard (pure functions)."""
+
+import json
+
+from stack.local_model import chat_format as cf
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+MEMORY_INSERT = {
+    "type": "function",
+    "function": {
+        "name": "memory_insert",
+        "parameters": {
+            "type": "object",
+            "properties": {"label": {"type": "string"}, "new_string": {"type": "string"}},
+            "required": ["label", "new_string"],
+        },
+    },
+}
+SYSTEM = (
+    "<base_instructions>Be helpful.</base_instructions>\n\n<memory_blocks>\nThe following memory blocks...\n\n"
+    "<human>\n<description>\nAbout the user.\n</description>\n<value>\nAda\n</value>\n</human>\n\n"
+    "<persona>\n<metadata>\n- chars_current=3\n</metadata>\n<value>\nBot\n</value>\n</persona>\n\n</memory_blocks>\n\n"
+    "<memory_metadata>\n- 0 previous messages\n</memory_metadata>"
+)
+
+
+def test_split_system_keeps_static_instructions_first():
+    static, dynamic = cf.split_system(SYSTEM)
+    assert static == "<base_instructions>Be helpful.</base_instructions>"
+    assert dynamic.startswith("<memory_blocks>") and dynamic.endswith("</memory_metadata>")
+
+
+def test_prompt_puts_tools_between_instructions_and_memory():
+    prompt = cf.render_prompt([{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hi"}], [WEATHER])
+    assert prompt.index("Be helpful.") < prompt.index('"get_weather"') < prompt.index("<memory_blocks>")
+    assert prompt.endswith("<|im_start|>assistant\n")
+
+
+def test_a_memory_edit_leaves_the_prefix_unchanged():
+    before = cf.render_prompt([{"role": "system", "content": SYSTEM}], [WEATHER])
+    after = cf.render_prompt([{"role": "system", "content": SYSTEM.replace("Ada", "Ada Lovelace")}], [WEATHER])
+    first_difference = next(i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b)
+    assert first_difference > before.index("</tools>")  # llama.cpp reuses its cache up to here
+
+
+def test_history_renders_tool_calls_and_results():
+    messages = [
+        {"role": "user", "content": "weather?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "1", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}],
+        },
+        {"role": "tool", "tool_call_id": "1", "content": "rain"},
+    ]
+    prompt = cf.render_prompt(messages, [WEATHER])
+    assert '{"name": "get_weather", "arguments": {"city": "Oslo"}}' in prompt
+    assert "<tool_response>\nrain\n</tool_response>" in prompt
+
+
+def test_content_parts_are_joined():
+    assert cf.content_text([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]) == "ab"
+
+
+def test_auto_allows_text_or_a_call():
+    decision = cf.decide([WEATHER], "auto", 0)
+    grammar = cf.grammar_for(decision)
+    assert decision.allow_text and "start: call | TEXT" in grammar and '"const": "get_weather"' in grammar
+
+
+def test_required_and_named_choice_force_a_call():
+    assert not cf.decide([WEATHER, MEMORY_INSERT], "required", 0).allow_text
+    named = cf.decide([WEATHER, MEMORY_INSERT], {"type": "function", "function": {"name": "memory_insert"}}, 0)
+    assert not named.allow_text and [t["function"]["name"] for t in named.tools] == ["memory_insert"]
+    assert "start: call\n" in cf.grammar_for(named)
+
+
+def test_no_tools_or_none_means_unconstrained_text():
+    assert cf.grammar_for(cf.decide([], "auto", 0)) is None
+    assert cf.grammar_for(cf.decide([WEATHER], "none", 0)) is None
+
+
+def test_call_budget_forces_text_but_chains_below_it_are_allowed():
+    assert cf.decide([WEATHER], "auto", 3).constrained  # a three-tool pipeline is fine
+    assert not cf.decide([WEATHER], "auto", cf.MAX_TOOL_CALLS_PER_TURN).constrained
+
+
+def test_memory_tool_labels_are_limited_to_real_blocks():
+    labels = cf.memory_labels([{"role": "system", "content": SYSTEM}])
+    assert labels == ["human", "persona"]
+    grammar = cf.grammar_for(cf.decide([MEMORY_INSERT, WEATHER], "auto", 0, labels))
+    schema = json.loads(grammar.split("%json ", 1)[1].splitlines()[0])
+    insert = next(s for s in schema["anyOf"] if s["properties"]["name"]["const"] == "memory_insert")
+    assert insert["properties"]["arguments"]["properties"]["label"]["enum"] == ["human", "persona"]
+    weather = next(s for s in schema["anyOf"] if s["properties"]["name"]["const"] == "get_weather")
+    assert "enum" not in weather["properties"]["arguments"]["properties"]["city"]
+
+
+def test_parse_output_text_and_call():
+    assert cf.parse_output("  Hello there ").content == "Hello there"
+    reply = cf.parse_output('{"name": "get_weather", "arguments": {"city": "Oslo"}}')
+    assert reply.tool_call == {"name": "get_weather", "arguments": {"city": "Oslo"}}
+    calls = reply.openai_tool_calls()
+    assert calls[0]["function"]["name"] == "get_weather" and json.loads(calls[0]["function"]["arguments"]) == {"city": "Oslo"}
+
+
+def test_loop_guard_sees_repeats_since_the_last_real_user_message():
+    call = {"function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}
+    heartbeat = cf.AUTOMATED_USER_PREFIX + " Function call failed, returning control"
+    messages = [
+        {"role": "user", "content": "weather in Oslo?"},
+        {"role": "assistant", "tool_calls": [call]},
+        {"role": "tool", "content": "error"},
+        {"role": "user", "content": json.dumps({"type": "heartbeat", "reason": heartbeat})},
+    ]
+    previous = cf.calls_since_last_user(messages)
+    assert previous == [("get_weather", '{"city": "Oslo"}')]
+    assert cf.is_repeat(cf.parse_output('{"name": "get_weather", "arguments": {"city": "Oslo"}}'), previous)
+    assert not cf.is_repeat(cf.parse_output('{"name": "get_weather", "arguments": {"city": "Rome"}}'), previous)
+    # a new question from the user starts a new turn: asking again is not a loop
+    assert cf.calls_since_last_user([*messages, {"role": "user", "content": "and again?"}]) == []

@@ -1,0 +1,152 @@
+"""The local model service against the real model: listing, constrained tool calls, streaming, embeddings."""
+
+import base64
+import json
+import math
+import struct
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.stack
+
+MODEL = "qwen2.5-coder-1.5b-instruct"
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Get the current weather for a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+ADD = {
+    "type": "function",
+    "function": {
+        "name": "add_numbers",
+        "description": "Add two integers.",
+        "parameters": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, "required": ["a", "b"]},
+    },
+}
+
+
+def chat(model_url, **body):
+    response = httpx.post(f"{model_url}/chat/completions", json={"model": MODEL, "max_tokens": 64, **body}, timeout=300)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_models_are_listed_with_their_context(model_url):
+    data = httpx.get(f"{model_url}/models").json()["data"]
+    chat_model = next(m for m in data if m["id"] == MODEL)
+    assert chat_model["max_model_len"] >= 8192
+
+
+def test_a_tool_request_returns_a_real_tool_call(model_url):
+    body = chat(model_url, messages=[{"role": "user", "content": "What is the weather in Paris right now?"}], tools=[WEATHER, ADD])
+    choice = body["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    call = choice["message"]["tool_calls"][0]["function"]
+    assert call["name"] == "get_weather" and "paris" in json.loads(call["arguments"])["city"].lower()
+
+
+def test_tool_choice_named_forces_that_tool_with_valid_arguments(model_url):
+    body = chat(
+        model_url,
+        messages=[{"role": "user", "content": "Hello!"}],
+        tools=[WEATHER, ADD],
+        tool_choice={"type": "function", "function": {"name": "add_numbers"}},
+    )
+    call = body["choices"][0]["message"]["tool_calls"][0]["function"]
+    args = json.loads(call["arguments"])
+    assert call["name"] == "add_numbers" and isinstance(args["a"], int) and isinstance(args["b"], int)
+
+
+def test_tool_choice_required_forces_a_call(model_url):
+    body = chat(model_url, messages=[{"role": "user", "content": "Say hi."}], tools=[WEATHER], tool_choice="required")
+    assert body["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "get_weather"
+
+
+def test_plain_text_without_tools(model_url):
+    body = chat(model_url, messages=[{"role": "user", "content": "Reply with the single word: yes"}])
+    message = body["choices"][0]["message"]
+    assert message["tool_calls"] is None and "yes" in message["content"].lower()
+    assert body["usage"]["completion_tokens"] > 0
+
+
+def test_a_repeated_identical_call_is_answered_in_text(model_url):
+    call = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    messages = [
+        {"role": "user", "content": "What is the weather in Paris right now?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "Sunny, 21 degrees."},
+    ]
+    for _ in range(2):  # however often the model wants the same call again, it gets text
+        body = chat(model_url, messages=messages, tools=[WEATHER])
+        message = body["choices"][0]["message"]
+        if message["tool_calls"]:
+            assert json.loads(message["tool_calls"][0]["function"]["arguments"]) != {"city": "Paris"}
+        else:
+            assert message["content"]
+        messages = [
+            *messages,
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c1", "content": "Sunny."},
+        ]
+
+
+def test_streaming_sends_text_in_chunks_then_done(model_url):
+    payload = {
+        "model": MODEL,
+        "max_tokens": 32,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "messages": [{"role": "user", "content": "Count from one to five in words."}],
+    }
+    pieces, finished, usage = [], None, None
+    with httpx.stream("POST", f"{model_url}/chat/completions", json=payload, timeout=300) as response:
+        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]"
+    for line in lines[:-1]:
+        chunk = json.loads(line[6:])
+        usage = chunk.get("usage") or usage
+        for choice in chunk["choices"]:
+            pieces.append(choice["delta"].get("content") or "")
+            finished = choice["finish_reason"] or finished
+    assert len([p for p in pieces if p]) > 3 and "three" in "".join(pieces).lower()
+    assert finished == "stop" and usage["completion_tokens"] > 0
+
+
+def test_streaming_a_tool_call(model_url):
+    payload = {
+        "model": MODEL,
+        "max_tokens": 64,
+        "stream": True,
+        "tools": [WEATHER],
+        "messages": [{"role": "user", "content": "What is the weather in Rome?"}],
+    }
+    with httpx.stream("POST", f"{model_url}/chat/completions", json=payload, timeout=300) as response:
+        chunks = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+    calls = [c["choices"][0]["delta"]["tool_calls"][0] for c in chunks if c["choices"] and c["choices"][0]["delta"].get("tool_calls")]
+    assert calls and calls[0]["function"]["name"] == "get_weather"
+    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_embeddings_are_real_and_semantic(model_url):
+    texts = ["A cat sleeps on the sofa.", "A kitten naps on the couch.", "Quarterly tax filing deadlines."]
+    response = httpx.post(f"{model_url}/embeddings", json={"model": "all-minilm-l6-v2", "input": texts}, timeout=60).json()
+    vectors = [d["embedding"] for d in response["data"]]
+    assert [len(v) for v in vectors] == [384, 384, 384]
+    assert all(abs(math.hypot(*v) - 1) < 1e-3 for v in vectors)  # normalised
+
+    def dot(a, b):
+        return sum(x * y for x, y in zip(a, b, strict=True))
+
+    similar, unrelated = dot(vectors[0], vectors[1]), dot(vectors[0], vectors[2])
+    assert similar > 0.6 and unrelated < 0.3
+
+
+def test_embeddings_in_base64_as_the_openai_sdk_asks(model_url):
+    body = {"model": "all-minilm-l6-v2", "input": "hello", "encoding_format": "base64"}
+    data = httpx.post(f"{model_url}/embeddings", json=body, timeout=60).json()["data"][0]["embedding"]
+    raw = base64.b64decode(data)
+    assert len(raw) == 384 * 4 and all(math.isfinite(x) for x in struct.unpack("384f", raw))

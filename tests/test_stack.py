@@ -1,0 +1,133 @@
+"""The running stack: status, idempotent start, persistence across a server restart, and its error messages."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+import helpers
+from helpers.settings import Settings, settings
+from stack import stackctl
+
+pytestmark = pytest.mark.stack
+ROOT = Path(__file__).resolve().parent.parent
+TAG = "course-test:stack"
+
+
+def stack(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stack", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_status_shows_every_part_up(stack_config):
+    result = stack("status")
+    assert result.returncode == 0, result.stdout + result.stderr
+    states = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()}
+    assert states["letta"] == "up" and states["postgres"] in ("up", "external") and states["model"] in ("up", "off")
+
+
+def test_start_is_idempotent(stack_config):
+    pids = {p: (stackctl.RUN / f"{p}.pid").read_text() for p in ("letta", "model") if (stackctl.RUN / f"{p}.pid").exists()}
+    result = stack("start")
+    assert result.returncode == 0, result.stderr
+    assert "Letta server:" in result.stdout
+    assert {p: (stackctl.RUN / f"{p}.pid").read_text() for p in pids} == pids  # nothing was restarted
+
+
+def test_an_agent_survives_a_server_restart_and_a_stopped_server_is_reported(stack_config, letta):
+    for old in letta.agents.list(tags=[TAG]):
+        letta.agents.delete(old.id)
+    cfg = settings()
+    agent = letta.agents.create(
+        name="stack-test-persistence",
+        model=cfg.model,
+        embedding=cfg.embedding,
+        tags=[TAG],
+        memory_blocks=[{"label": "human", "value": "Remember me across restarts."}],
+    )
+    try:
+        assert stack("stop", "letta").returncode == 0
+        assert stackctl.letta_state(stackctl.Config.load()) == "down"
+        with pytest.raises(helpers.CourseSetupError, match="No Letta server is running"):
+            helpers.wait_for_server(cfg)
+        started = stack("start")
+        assert started.returncode == 0, started.stderr
+        again = helpers.wait_for_server(cfg)
+        assert again.agents.retrieve(agent.id).name == "stack-test-persistence"
+        assert again.agents.blocks.retrieve("human", agent_id=agent.id).value == "Remember me across restarts."
+    finally:
+        helpers.client(cfg).agents.delete(agent.id)
+
+
+def test_unknown_model_handle_is_reported(stack_config):
+    cfg = Settings(base_url=stack_config.letta_url, model="ollama/no-such-model")
+    with pytest.raises(helpers.CourseSetupError, match="no model with handle 'ollama/no-such-model'.*Available"):
+        helpers.wait_for_server(cfg)
+
+
+def test_a_taken_port_is_one_clear_message():
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        with pytest.raises(stackctl.StackError, match=f"port {port} is already taken by another program"):
+            stackctl._check_port_free("nothing-started-here", port)
+
+
+def test_running_on_another_port_is_reported(stack_config):
+    env = {**os.environ, "LETTA_PORT": str(_free_port())}
+    result = stack("start", env=env)
+    assert result.returncode != 0
+    assert f"letta is already running on port {stack_config.letta_port}" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def secure_server(stack_config):
+    """A second Letta server on the same database, in secure mode with a password."""
+    port, password = _free_port(), "course-test-password"
+    env = stackctl._letta_env(stack_config)
+    env.update({"LETTA_SERVER_SECURE": "true", "LETTA_SERVER_PASSWORD": password})
+    cmd = [str(stackctl.SERVER_VENV.path / "bin" / "letta"), "server", "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(180):
+            try:
+                if httpx.get(f"{url}/v1/health/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, "the secure server exited during start-up"
+            time.sleep(1)
+        yield url, password
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_missing_password_is_reported(secure_server):
+    url, _ = secure_server
+    with pytest.raises(helpers.CourseSetupError, match="requires a password and LETTA_SERVER_PASSWORD is not set"):
+        helpers.wait_for_server(Settings(base_url=url), check_models=False)
+
+
+def test_wrong_password_is_reported(secure_server):
+    url, _ = secure_server
+    with pytest.raises(helpers.CourseSetupError, match="LETTA_SERVER_PASSWORD is wrong"):
+        helpers.wait_for_server(Settings(base_url=url, password="not-it"), check_models=False)
+
+
+def test_right_password_is_accepted(secure_server):
+    url, password = secure_server
+    letta = helpers.wait_for_server(Settings(base_url=url, password=password))
+    assert letta.agents.list(limit=1) is not None
