@@ -304,6 +304,10 @@ def _letta_env(cfg: Config) -> dict[str, str]:
     if cfg.password:
         env["LETTA_SERVER_SECURE"] = "true"
         env["LETTA_SERVER_PASSWORD"] = cfg.password
+    # Tools run in a sandbox that builds `client = Letta(api_key=os.getenv("LETTA_API_KEY"))` only when that
+    # variable is set; the SDK then reads LETTA_BASE_URL. So the server's environment points back at itself.
+    env["LETTA_BASE_URL"] = cfg.letta_url
+    env["LETTA_API_KEY"] = cfg.password or "self-hosted"
     return env
 
 
