@@ -304,6 +304,8 @@ app = Starlette(
         Route("/api/tags", ollama_tags),
         Route("/api/show", ollama_show, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
+        # Letta's Ollama provider sends embeddings to the base URL without /v1.
+        Route("/embeddings", embeddings, methods=["POST"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
     ]
 )
