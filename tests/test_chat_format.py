@@ -126,3 +126,24 @@ def test_loop_guard_sees_repeats_since_the_last_real_user_message():
     assert not cf.is_repeat(cf.parse_output('{"name": "get_weather", "arguments": {"city": "Rome"}}'), previous)
     # a new question from the user starts a new turn: asking again is not a loop
     assert cf.calls_since_last_user([*messages, {"role": "user", "content": "and again?"}]) == []
+
+
+def test_a_call_written_inside_text_is_taken_as_the_call():
+    text = 'To do this, call the function:\n```json\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n```\nThat will work.'
+    assert cf.parse_output(text, {"get_weather"}).tool_call == {"name": "get_weather", "arguments": {"city": "Oslo"}}
+    # unknown tools, or no tools offered, leave the text alone
+    assert cf.parse_output(text, {"other_tool"}).content == text
+    assert cf.parse_output(text).content == text
+
+
+def test_the_grammar_offers_only_required_arguments():
+    search = {"type": "function", "function": {"name": "search", "parameters": {
+        "type": "object", "properties": {"query": {"type": "string"}, "tags": {"type": "array"}}, "required": ["query"]}}}
+    schema = json.loads(cf.grammar_for(cf.decide([search], "auto", 0)).split("%json ", 1)[1].splitlines()[0])
+    assert list(schema["anyOf"][0]["properties"]["arguments"]["properties"]) == ["query"]
+
+
+def test_letta_loop_instructions_are_left_out_of_the_prompt():
+    system = "<base_instructions>Be kind.\\n" + cf.LOOP_INSTRUCTIONS + "\\n</base_instructions>"
+    prompt = cf.render_prompt([{"role": "system", "content": system}], None)
+    assert "Be kind." in prompt and "To continue: call another tool" not in prompt

@@ -30,6 +30,14 @@ _BLOCK_LABEL = re.compile(r"^<([A-Za-z0-9_][A-Za-z0-9_\-]*)>\s*\n<(?:description
 MAX_TOOL_CALLS_PER_TURN = 8
 
 
+# Letta's loop instructions describe native tool calling; a 1.5B model tends to repeat them back verbatim as
+# its answer. The grammar already decides between a call and an answer, so they are left out of the prompt.
+LOOP_INSTRUCTIONS = (
+    "Continue executing and calling tools until the current task is complete or you need user input. "
+    "To continue: call another tool. To yield control: end your response without calling a tool."
+)
+
+
 def split_system(text: str) -> tuple[str, str]:
     """Split a system message into (static instructions, dynamic sections)."""
     cut = min((i for i in (text.find(tag) for tag in DYNAMIC_SECTION_TAGS) if i >= 0), default=len(text))
@@ -54,7 +62,8 @@ def tools_preamble(tools: list[dict]) -> str:
         + "\n".join(lines)
         + "\n</tools>\n\nTo call a function, reply with only a JSON object with the function name and arguments:\n"
         '{"name": <function-name>, "arguments": <args-json-object>}\n'
-        "Call a function only when it helps; otherwise, answer in plain text."
+        "When a function can do what the user asks, reply with that JSON object only, with no explanation. "
+        "Otherwise, answer in plain text."
     )
 
 
@@ -87,6 +96,7 @@ def render_prompt(messages: list[dict], tools: list[dict] | None, stable_prefix:
         text = content_text(message.get("content"))
         if role in ("system", "developer") and first_system:
             first_system = False
+            text = text.replace(LOOP_INSTRUCTIONS, "")
             static, dynamic = split_system(text) if stable_prefix else (text, "")
             pieces = (
                 [static, tools_preamble(tools) if tools else "", dynamic]
@@ -121,6 +131,10 @@ def memory_labels(messages: list[dict]) -> list[str]:
 def _call_schema(tool: dict, labels: list[str]) -> dict:
     fn = tool.get("function", tool)
     params = fn.get("parameters") or {"type": "object", "properties": {}}
+    # Only required arguments: small models fill optional ones with invented values (say, search tags that
+    # match nothing), and every optional argument has a default on the server side.
+    required = params.get("required", [])
+    params = {**params, "properties": {k: v for k, v in params.get("properties", {}).items() if k in required}, "additionalProperties": False}
     if fn["name"] in MEMORY_TOOLS and labels and "label" in params.get("properties", {}):
         label = {**params["properties"]["label"], "enum": labels}
         label.pop("type", None)
@@ -144,6 +158,10 @@ class Decision:
     @property
     def constrained(self) -> bool:
         return bool(self.tools)
+
+    @property
+    def tool_names(self) -> set[str]:
+        return {t.get("function", t).get("name") for t in self.tools}
 
 
 def decide(tools: list[dict] | None, tool_choice, calls_so_far: int, labels: list[str] | None = None) -> Decision:
@@ -196,8 +214,28 @@ class Reply:
         ]
 
 
-def parse_output(text: str) -> Reply:
-    """Split generated text into assistant content or a tool call."""
+_JSON_START = re.compile(r"\{\s*\"name\"")
+
+
+def _embedded_call(text: str, tool_names: set[str]) -> dict | None:
+    """A call the model wrote inside its text (often in a ```json fence) instead of making it."""
+    decoder = json.JSONDecoder()
+    for match in _JSON_START.finditer(text):
+        try:
+            call, _ = decoder.raw_decode(text[match.start() :])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(call, dict) and call.get("name") in tool_names and isinstance(call.get("arguments", {}), dict):
+            return {"name": call["name"], "arguments": call.get("arguments") or {}}
+    return None
+
+
+def parse_output(text: str, tool_names: set[str] | None = None) -> Reply:
+    """Split generated text into assistant content or a tool call.
+
+    With tool_names, a call to one of those tools written inside the text counts as the call: small models
+    sometimes explain the call they mean to make instead of making it.
+    """
     stripped = text.strip()
     if stripped.startswith("{"):
         body = stripped
@@ -207,6 +245,8 @@ def parse_output(text: str) -> Reply:
                 return Reply(content=None, tool_call={"name": call["name"], "arguments": call.get("arguments") or {}})
         except json.JSONDecodeError:
             pass
+    if tool_names and (call := _embedded_call(stripped, tool_names)):
+        return Reply(content=None, tool_call=call)
     return Reply(content=stripped, tool_call=None)
 
 
