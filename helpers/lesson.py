@@ -48,8 +48,9 @@ class Lesson:
         self.created_agents.append(agent.id)
         return agent
 
+    # `.items` reads one page: with this server, iterating a page object can repeat items while it pages.
     def agents(self) -> list:
-        return list(self.letta.agents.list(tags=[self.tag], limit=200))
+        return self.letta.agents.list(tags=[self.tag], limit=500).items
 
     def cleanup(self) -> dict[str, int]:
         """Delete this lesson's agents (by tag) and named objects (by prefix); returns what was deleted."""
@@ -57,13 +58,13 @@ class Lesson:
         for agent in self.agents():
             removed["agents"] += self._delete(self.letta.agents.delete, agent.id)
         prefix = self.slug + "-"
-        for tool in self.letta.tools.list(limit=200):
+        for tool in self.letta.tools.list(limit=500).items:
             if (tool.name or "").startswith(self.tool_prefix):
                 removed["tools"] += self._delete(self.letta.tools.delete, tool.id)
-        for block in self.letta.blocks.list(limit=200):
+        for block in self.letta.blocks.list(limit=500).items:
             if (block.label or "").startswith(prefix):
                 removed["blocks"] += self._delete(self.letta.blocks.delete, block.id)
-        for folder in self.letta.folders.list(limit=200):
+        for folder in self.letta.folders.list(limit=500).items:
             if (folder.name or "").startswith(prefix):
                 removed["folders"] += self._delete(self.letta.folders.delete, folder.id)
         self.created_agents.clear()
