@@ -7,8 +7,10 @@ from helpers.client import CourseSetupError, client, wait_for_server
 from helpers.lesson import Lesson
 from helpers.render import format_message, messages_of, show, show_stream
 from helpers.settings import Settings, settings, use
+from helpers.widgets import ApprovalPanel
 
 __all__ = [
+    "ApprovalPanel",
     "CourseSetupError",
     "Lesson",
     "Settings",

@@ -137,8 +137,13 @@ def test_a_call_written_inside_text_is_taken_as_the_call():
 
 
 def test_the_grammar_offers_only_required_arguments():
-    search = {"type": "function", "function": {"name": "search", "parameters": {
-        "type": "object", "properties": {"query": {"type": "string"}, "tags": {"type": "array"}}, "required": ["query"]}}}
+    search = {
+        "type": "function",
+        "function": {
+            "name": "search",
+            "parameters": {"type": "object", "properties": {"query": {"type": "string"}, "tags": {"type": "array"}}, "required": ["query"]},
+        },
+    }
     schema = json.loads(cf.grammar_for(cf.decide([search], "auto", 0)).split("%json ", 1)[1].splitlines()[0])
     assert list(schema["anyOf"][0]["properties"]["arguments"]["properties"]) == ["query"]
 
