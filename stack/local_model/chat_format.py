@@ -134,7 +134,8 @@ def _call_schema(tool: dict, labels: list[str]) -> dict:
     # Only required arguments: small models fill optional ones with invented values (say, search tags that
     # match nothing), and every optional argument has a default on the server side.
     required = params.get("required", [])
-    params = {**params, "properties": {k: v for k, v in params.get("properties", {}).items() if k in required}, "additionalProperties": False}
+    kept = {k: v for k, v in params.get("properties", {}).items() if k in required}
+    params = {**params, "properties": kept, "additionalProperties": False}
     if fn["name"] in MEMORY_TOOLS and labels and "label" in params.get("properties", {}):
         label = {**params["properties"]["label"], "enum": labels}
         label.pop("type", None)
@@ -248,6 +249,11 @@ def parse_output(text: str, tool_names: set[str] | None = None) -> Reply:
     if tool_names and (call := _embedded_call(stripped, tool_names)):
         return Reply(content=None, tool_call=call)
     return Reply(content=stripped, tool_call=None)
+
+
+def reply_for(text: str, decision: Decision) -> Reply:
+    """The reply a generation means: a tool call only if the decision offered tools."""
+    return parse_output(text, decision.tool_names) if decision.constrained else Reply(text.strip(), None)
 
 
 def _canonical(name: str, arguments) -> tuple[str, str]:

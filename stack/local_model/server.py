@@ -192,7 +192,7 @@ async def _complete(body: dict) -> tuple[cf.Reply, dict]:
     prompt = cf.render_prompt(messages, tools if decision.constrained else None, body.get("x_stable_prefix", True))
     sampling = engine().sampling(body)
     result = await _generate(prompt, cf.grammar_for(decision), sampling)
-    reply = cf.parse_output(result.get("content", ""), decision.tool_names) if decision.constrained else cf.Reply(result.get("content", "").strip(), None)
+    reply = cf.reply_for(result.get("content", ""), decision)
     usage = {"prompt_tokens": result.get("tokens_evaluated", 0), "completion_tokens": result.get("tokens_predicted", 0)}
     if cf.is_repeat(reply, previous) and decision.allow_text:
         # The same call with the same arguments again is a loop: answer in text instead.
@@ -280,7 +280,7 @@ async def _stream(body: dict, completion_id: str, created: int):
                 yield _chunk(completion_id, created, {"content": piece})
             if event.get("stop"):
                 usage = {"prompt_tokens": event.get("tokens_evaluated", 0), "completion_tokens": event.get("tokens_predicted", 0)}
-    reply = cf.parse_output(text, decision.tool_names) if decision.constrained else cf.Reply(text.strip(), None)
+    reply = cf.reply_for(text, decision)
     if cf.is_repeat(reply, previous) and decision.allow_text:
         result = await _generate(prompt, cf.TEXT_ONLY_GRAMMAR, engine().sampling(body))
         reply = cf.Reply(result.get("content", "").strip(), None)
