@@ -173,11 +173,25 @@ async def embeddings(request: Request) -> JSONResponse:
 # ---------------------------------------------------------------- chat
 
 
-async def _generate(prompt: str, grammar: str | None, sampling: dict) -> dict:
-    payload = {"prompt": prompt, **sampling}
+def _plan(body: dict) -> tuple[list, cf.Decision, str]:
+    """From an OpenAI request: the calls made so far this turn, what the model may produce, and the prompt."""
+    messages = body.get("messages") or []
+    tools = body.get("tools") or []
+    previous = cf.calls_since_last_user(messages)
+    decision = cf.decide(tools, body.get("tool_choice", "auto"), len(previous), cf.memory_labels(messages))
+    prompt = cf.render_prompt(messages, tools if decision.constrained else None, body.get("x_stable_prefix", True))
+    return previous, decision, prompt
+
+
+def _payload(prompt: str, grammar: str | None, sampling: dict, stream: bool = False) -> dict:
+    payload = {"prompt": prompt, "stream": stream, **sampling}
     if grammar:
         payload["grammar"] = grammar
-    response = await engine().http.post("/completion", json=payload)
+    return payload
+
+
+async def _generate(prompt: str, grammar: str | None, sampling: dict) -> dict:
+    response = await engine().http.post("/completion", json=_payload(prompt, grammar, sampling))
     if response.status_code != 200:
         raise RuntimeError(f"llama.cpp answered {response.status_code}: {response.text[:500]}")
     return response.json()
@@ -185,11 +199,7 @@ async def _generate(prompt: str, grammar: str | None, sampling: dict) -> dict:
 
 async def _complete(body: dict) -> tuple[cf.Reply, dict]:
     """Run one chat turn; returns the reply and token usage."""
-    messages = body.get("messages") or []
-    tools = body.get("tools") or []
-    previous = cf.calls_since_last_user(messages)
-    decision = cf.decide(tools, body.get("tool_choice", "auto"), len(previous), cf.memory_labels(messages))
-    prompt = cf.render_prompt(messages, tools if decision.constrained else None, body.get("x_stable_prefix", True))
+    previous, decision, prompt = _plan(body)
     sampling = engine().sampling(body)
     result = await _generate(prompt, cf.grammar_for(decision), sampling)
     reply = cf.reply_for(result.get("content", ""), decision)
@@ -255,15 +265,9 @@ def _chunk(completion_id: str, created: int, delta: dict, finish: str | None = N
 
 async def _stream(body: dict, completion_id: str, created: int):
     """SSE: text is streamed token by token; a tool call is sent whole once its JSON is complete."""
-    messages = body.get("messages") or []
-    tools = body.get("tools") or []
-    previous = cf.calls_since_last_user(messages)
-    decision = cf.decide(tools, body.get("tool_choice", "auto"), len(previous), cf.memory_labels(messages))
-    prompt = cf.render_prompt(messages, tools if decision.constrained else None)
-    payload = {"prompt": prompt, "stream": True, **engine().sampling(body)}
-    grammar = cf.grammar_for(decision)
-    if grammar:
-        payload["grammar"] = grammar
+    previous, decision, prompt = _plan(body)
+    sampling = engine().sampling(body)
+    payload = _payload(prompt, cf.grammar_for(decision), sampling, stream=True)
     yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
     text, streaming_text, usage = "", False, {"prompt_tokens": 0, "completion_tokens": 0}
     async with engine().http.stream("POST", "/completion", json=payload) as response:
@@ -282,7 +286,7 @@ async def _stream(body: dict, completion_id: str, created: int):
                 usage = {"prompt_tokens": event.get("tokens_evaluated", 0), "completion_tokens": event.get("tokens_predicted", 0)}
     reply = cf.reply_for(text, decision)
     if cf.is_repeat(reply, previous) and decision.allow_text:
-        result = await _generate(prompt, cf.TEXT_ONLY_GRAMMAR, engine().sampling(body))
+        result = await _generate(prompt, cf.TEXT_ONLY_GRAMMAR, sampling)
         reply = cf.Reply(result.get("content", "").strip(), None)
         usage["completion_tokens"] += result.get("tokens_predicted", 0)
         yield _chunk(completion_id, created, {"content": reply.content})
