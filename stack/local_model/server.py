@@ -197,6 +197,12 @@ async def _generate(prompt: str, grammar: str | None, sampling: dict) -> dict:
     return response.json()
 
 
+async def _text_instead(prompt: str, sampling: dict) -> tuple[cf.Reply, dict]:
+    """The loop guard's answer: the same call with the same arguments again is a loop, so answer in text."""
+    result = await _generate(prompt, cf.TEXT_ONLY_GRAMMAR, sampling)
+    return cf.Reply(result.get("content", "").strip(), None), result
+
+
 async def _complete(body: dict) -> tuple[cf.Reply, dict]:
     """Run one chat turn; returns the reply and token usage."""
     previous, decision, prompt = _plan(body)
@@ -205,9 +211,7 @@ async def _complete(body: dict) -> tuple[cf.Reply, dict]:
     reply = cf.reply_for(result.get("content", ""), decision)
     usage = {"prompt_tokens": result.get("tokens_evaluated", 0), "completion_tokens": result.get("tokens_predicted", 0)}
     if cf.is_repeat(reply, previous) and decision.allow_text:
-        # The same call with the same arguments again is a loop: answer in text instead.
-        result = await _generate(prompt, cf.TEXT_ONLY_GRAMMAR, sampling)
-        reply = cf.Reply(result.get("content", "").strip(), None)
+        reply, result = await _text_instead(prompt, sampling)
         usage["completion_tokens"] += result.get("tokens_predicted", 0)
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     usage["timings"] = result.get("timings", {})  # llama.cpp's own figures: prompt_n, prompt_per_second, ...
@@ -286,8 +290,7 @@ async def _stream(body: dict, completion_id: str, created: int):
                 usage = {"prompt_tokens": event.get("tokens_evaluated", 0), "completion_tokens": event.get("tokens_predicted", 0)}
     reply = cf.reply_for(text, decision)
     if cf.is_repeat(reply, previous) and decision.allow_text:
-        result = await _generate(prompt, cf.TEXT_ONLY_GRAMMAR, sampling)
-        reply = cf.Reply(result.get("content", "").strip(), None)
+        reply, result = await _text_instead(prompt, sampling)
         usage["completion_tokens"] += result.get("tokens_predicted", 0)
         yield _chunk(completion_id, created, {"content": reply.content})
     calls = reply.openai_tool_calls()
