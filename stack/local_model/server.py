@@ -22,6 +22,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,14 +174,15 @@ async def embeddings(request: Request) -> JSONResponse:
 # ---------------------------------------------------------------- chat
 
 
-def _plan(body: dict) -> tuple[list, cf.Decision, str]:
-    """From an OpenAI request: the calls made so far this turn, what the model may produce, and the prompt."""
+def _plan(body: dict) -> tuple[Callable[[cf.Reply], bool], cf.Decision, str]:
+    """From an OpenAI request: the loop test for a reply, what the model may produce, and the prompt."""
     messages = body.get("messages") or []
     tools = body.get("tools") or []
     previous = cf.calls_since_last_user(messages)
+    memory = cf.memory_values(messages)
     decision = cf.decide(tools, body.get("tool_choice", "auto"), len(previous), cf.memory_labels(messages))
     prompt = cf.render_prompt(messages, tools if decision.constrained else None, body.get("x_stable_prefix", True))
-    return previous, decision, prompt
+    return lambda reply: cf.is_repeat(reply, previous, memory), decision, prompt
 
 
 def _payload(prompt: str, grammar: str | None, sampling: dict, stream: bool = False) -> dict:
@@ -205,12 +207,12 @@ async def _text_instead(prompt: str, sampling: dict) -> tuple[cf.Reply, dict]:
 
 async def _complete(body: dict) -> tuple[cf.Reply, dict]:
     """Run one chat turn; returns the reply and token usage."""
-    previous, decision, prompt = _plan(body)
+    is_loop, decision, prompt = _plan(body)
     sampling = engine().sampling(body)
     result = await _generate(prompt, cf.grammar_for(decision), sampling)
     reply = cf.reply_for(result.get("content", ""), decision)
     usage = {"prompt_tokens": result.get("tokens_evaluated", 0), "completion_tokens": result.get("tokens_predicted", 0)}
-    if cf.is_repeat(reply, previous) and decision.allow_text:
+    if is_loop(reply) and decision.allow_text:
         reply, result = await _text_instead(prompt, sampling)
         usage["completion_tokens"] += result.get("tokens_predicted", 0)
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
@@ -269,7 +271,7 @@ def _chunk(completion_id: str, created: int, delta: dict, finish: str | None = N
 
 async def _stream(body: dict, completion_id: str, created: int):
     """SSE: text is streamed token by token; a tool call is sent whole once its JSON is complete."""
-    previous, decision, prompt = _plan(body)
+    is_loop, decision, prompt = _plan(body)
     sampling = engine().sampling(body)
     payload = _payload(prompt, cf.grammar_for(decision), sampling, stream=True)
     yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
@@ -289,7 +291,7 @@ async def _stream(body: dict, completion_id: str, created: int):
             if event.get("stop"):
                 usage = {"prompt_tokens": event.get("tokens_evaluated", 0), "completion_tokens": event.get("tokens_predicted", 0)}
     reply = cf.reply_for(text, decision)
-    if cf.is_repeat(reply, previous) and decision.allow_text:
+    if is_loop(reply) and decision.allow_text:
         reply, result = await _text_instead(prompt, sampling)
         usage["completion_tokens"] += result.get("tokens_predicted", 0)
         yield _chunk(completion_id, created, {"content": reply.content})
