@@ -130,7 +130,8 @@ def test_loop_guard_sees_repeats_since_the_last_real_user_message():
 
 def _system_with(blocks: dict[str, str]) -> dict:
     body = "".join(
-        f"<{label}>\n<description>\nA block.\n</description>\n<metadata>\n- chars_current={len(value)}\n</metadata>\n<value>\n{value}\n</value>\n</{label}>\n\n"
+        f"<{label}>\n<description>\nA block.\n</description>\n<metadata>\n- chars_current={len(value)}\n</metadata>\n"
+        f"<value>\n{value}\n</value>\n</{label}>\n\n"
         for label, value in blocks.items()
     )
     return {"role": "system", "content": f"Base.\n<memory_blocks>\nThe following memory blocks:\n\n{body}</memory_blocks>\n"}

@@ -128,7 +128,12 @@ def memory_labels(messages: list[dict]) -> list[str]:
     return []
 
 
-_BLOCK_VALUE = re.compile(r"^<([A-Za-z0-9_][A-Za-z0-9_\-]*)>\s*\n(?:<description>[\s\S]*?</description>\s*\n)?(?:<metadata>[\s\S]*?</metadata>\s*\n)?<value>\n?([\s\S]*?)\n?</value>", re.MULTILINE)
+_BLOCK_VALUE = re.compile(
+    r"^<([A-Za-z0-9_][A-Za-z0-9_\-]*)>\s*\n"  # <label>
+    r"(?:<description>[\s\S]*?</description>\s*\n)?(?:<metadata>[\s\S]*?</metadata>\s*\n)?"
+    r"<value>\n?([\s\S]*?)\n?</value>",
+    re.MULTILINE,
+)
 
 
 def memory_values(messages: list[dict]) -> dict[str, str]:
