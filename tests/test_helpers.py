@@ -142,3 +142,20 @@ def test_approval_panel_approve_without_a_front_end():
     panel = helpers.ApprovalPanel(_approval_request())
     panel.approve_button.click()
     assert panel.decision["approve"] is True and "approved" in repr(panel)
+
+
+def test_user_directory_keeps_rows_in_a_sqlite_file(tmp_path):
+    from helpers import UserDirectory
+
+    path = tmp_path / "users.sqlite"
+    directory = UserDirectory(path)
+    directory.save("ada", "agent-1")
+    directory.save("ben", "agent-2", "conv-9")
+    directory.save("ada", "agent-3")  # saving again replaces the row
+    reopened = UserDirectory(path)  # a new process would see the same rows
+    assert reopened.get("ada").agent_id == "agent-3" and reopened.get("ben").conversation_id == "conv-9"
+    assert [r.user_id for r in reopened.all()] == ["ada", "ben"]
+    reopened.forget("ada")
+    assert reopened.get("ada") is None and len(reopened.all()) == 1
+    reopened.clear()
+    assert reopened.all() == []

@@ -34,10 +34,34 @@ def test_status_shows_every_part_up(stack_config):
     assert result.returncode == 0, result.stdout + result.stderr
     states = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()}
     assert states["letta"] == "up" and states["postgres"] in ("up", "external") and states["model"] in ("up", "off")
+    assert states["redis"] in ("up", "external")
+
+
+def test_redis_answers_and_letta_keeps_background_runs_in_it(stack_config, letta):
+    """Without Redis, background runs fail with 503; with it, a finished run's stream can be read again."""
+    if not stack_config.redis_host:
+        assert stackctl._redis_ping(stack_config.redis_port)
+    agent = letta.agents.create(
+        name="stack-test-background",
+        model=settings().model,
+        embedding=settings().embedding,
+        include_base_tools=False,
+        tags=[TAG],
+        memory_blocks=[{"label": "persona", "value": "I answer in one word."}],
+    )
+    try:
+        stream = letta.agents.messages.create(agent.id, messages=[{"role": "user", "content": "Say yes."}], streaming=True, background=True)
+        first = list(stream)
+        run_id = next(c.run_id for c in first if getattr(c, "run_id", None))
+        replay = list(letta.runs.messages.stream(run_id, starting_after=0))
+        kinds = lambda chunks: [c.message_type for c in chunks if c.message_type != "ping"]  # noqa: E731
+        assert "assistant_message" in kinds(first) and kinds(replay) == kinds(first)
+    finally:
+        letta.agents.delete(agent.id)
 
 
 def test_start_is_idempotent(stack_config):
-    pids = {p: (stackctl.RUN / f"{p}.pid").read_text() for p in ("letta", "model") if (stackctl.RUN / f"{p}.pid").exists()}
+    pids = {p: (stackctl.RUN / f"{p}.pid").read_text() for p in ("letta", "model", "redis") if (stackctl.RUN / f"{p}.pid").exists()}
     result = stack("start")
     assert result.returncode == 0, result.stderr
     assert "Letta server:" in result.stdout
