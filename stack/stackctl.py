@@ -344,6 +344,12 @@ def _letta_env(cfg: Config) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LETTA_", "OPENAI_", "ANTHROPIC_", "OLLAMA_"))}
     env.update({k: cfg.env[k] for k in PROVIDER_KEYS if cfg.env.get(k)})
     env["LETTA_PG_URI"] = pg_uri(cfg)
+    if not cfg.pg_uri:
+        # Letta opens a new database connection per query by default (no pool). On a busy 2-core machine a
+        # connect sometimes stalled past asyncpg's 60 s timeout, and the request failed with a 500. The bundled
+        # PostgreSQL gets a connection pool instead; it has SSL off, which a pooled Letta must be told.
+        env["LETTA_PG_URI"] += "?sslmode=disable"
+        env["LETTA_DISABLE_SQLALCHEMY_POOLING"] = "false"
     env["LETTA_REDIS_HOST"] = cfg.redis_host or "127.0.0.1"
     env["LETTA_REDIS_PORT"] = str(cfg.redis_port)
     # The local model service speaks Ollama's listing API; a learner's own Ollama URL takes its place.
