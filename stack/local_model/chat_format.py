@@ -154,7 +154,8 @@ def memory_values(messages: list[dict]) -> dict[str, str]:
             for call in message.get("tool_calls") or []:
                 fn = call.get("function", {})
                 if fn.get("name") in MEMORY_TOOLS:
-                    label = _canonical_args(fn.get("arguments")).get("label")
+                    args = _parsed_args(fn.get("arguments"))
+                    label = args.get("label") if isinstance(args, dict) else None
                     if isinstance(label, str):
                         labels_by_call[call.get("id", "")] = label
         elif role == "tool" and message.get("tool_call_id") in labels_by_call:
@@ -165,15 +166,6 @@ def memory_values(messages: list[dict]) -> dict[str, str]:
                 pass
             values[labels_by_call[message["tool_call_id"]]] = text
     return values
-
-
-def _canonical_args(arguments) -> dict:
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments or "{}")
-        except json.JSONDecodeError:
-            return {}
-    return arguments if isinstance(arguments, dict) else {}
 
 
 def _call_schema(tool: dict, labels: list[str]) -> dict:
@@ -305,13 +297,18 @@ def reply_for(text: str, decision: Decision) -> Reply:
     return parse_output(text, decision.tool_names) if decision.constrained else Reply(text.strip(), None)
 
 
-def _canonical(name: str, arguments) -> tuple[str, str]:
+def _parsed_args(arguments):
+    """A call's arguments as an object when they are a JSON string; anything else unchanged."""
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments or "{}")
+            return json.loads(arguments or "{}")
         except json.JSONDecodeError:
             pass
-    return name, json.dumps(arguments, sort_keys=True, ensure_ascii=False)
+    return arguments
+
+
+def _canonical(name: str, arguments) -> tuple[str, str]:
+    return name, json.dumps(_parsed_args(arguments), sort_keys=True, ensure_ascii=False)
 
 
 def calls_since_last_user(messages: list[dict]) -> list[tuple[str, str]]:
