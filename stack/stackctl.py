@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,15 +200,16 @@ def _spawn(part: str, port: int, cmd: list[str], env: dict[str, str]) -> int:
     return proc.pid
 
 
-def _wait_healthy(part: str, url: str, timeout: float) -> None:
+def _wait_healthy(part: str, is_up: Callable[[], bool], where: str, timeout: float) -> None:
+    """Wait until `is_up()` holds, reporting a part that exits or stays silent (`where`: what is being asked)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if _http_ok(url):
+        if is_up():
             return
         if _pid(part) is None:
             raise StackError(f"{part} exited during start-up; last lines of its log:\n{tail(part, 25)}")
-        time.sleep(1)
-    raise StackError(f"{part} did not become healthy within {timeout:.0f}s ({url}); see `python -m stack logs {part}`")
+        time.sleep(0.5)
+    raise StackError(f"{part} did not become healthy within {timeout:.0f}s ({where}); see `python -m stack logs {part}`")
 
 
 def _stop_process(part: str, grace: float = 20) -> bool:
@@ -305,22 +307,12 @@ def start_redis(cfg: Config) -> bool:
         # No snapshots: Redis only buffers live streams and locks; everything a learner keeps is in PostgreSQL.
         cmd = [str(_redis_server()), "--port", str(cfg.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         _spawn("redis", cfg.redis_port, cmd, dict(os.environ))
-    deadline = time.time() + 30
-    while not _redis_ping(cfg.redis_port):
-        if _pid("redis") is None:
-            raise StackError(f"redis exited during start-up; last lines of its log:\n{tail('redis', 25)}")
-        if time.time() > deadline:
-            raise StackError(f"redis did not answer PING on port {cfg.redis_port} within 30s; see `python -m stack logs redis`")
-        time.sleep(0.2)
+    _wait_healthy("redis", lambda: _redis_ping(cfg.redis_port), f"PING on port {cfg.redis_port}", timeout=30)
     return True
 
 
 def redis_state(cfg: Config) -> str:
-    if cfg.redis_host:
-        return "external"
-    if _pid("redis") is None:
-        return "down"
-    return "up" if _redis_ping(cfg.redis_port) else "starting"
+    return "external" if cfg.redis_host else _state("redis", lambda: _redis_ping(cfg.redis_port))
 
 
 def start_model(cfg: Config) -> bool:
@@ -330,7 +322,7 @@ def start_model(cfg: Config) -> bool:
     if _pid("model") is None:
         env = {**os.environ, **_model_env(cfg), "LOCAL_MODEL_PATH": str(weights_path(verify=False)), "HF_HUB_OFFLINE": "1"}
         _spawn("model", cfg.model_port, [str(MODEL_VENV.python), "-m", "stack.local_model.server"], env)
-    _wait_healthy("model", cfg.model_url + "/health", timeout=300)
+    _wait_healthy("model", lambda: _http_ok(cfg.model_url + "/health"), cfg.model_url + "/health", timeout=300)
     return True
 
 
@@ -374,7 +366,7 @@ def start_letta(cfg: Config) -> bool:
     if _pid("letta") is None:
         cmd = [str(SERVER_VENV.path / "bin" / "letta"), "server", "--host", cfg.host, "--port", str(cfg.letta_port)]
         _spawn("letta", cfg.letta_port, cmd, _letta_env(cfg))
-    _wait_healthy("letta", cfg.letta_url + "/v1/health/", timeout=240)
+    _wait_healthy("letta", lambda: _http_ok(cfg.letta_url + "/v1/health/"), cfg.letta_url + "/v1/health/", timeout=240)
     return True
 
 
@@ -387,18 +379,18 @@ def postgres_state(cfg: Config) -> str:
     return "up" if result.returncode == 0 else "down"
 
 
-def _state(part: str, health_url: str) -> str:
+def _state(part: str, is_up: Callable[[], bool]) -> str:
     if _pid(part) is None:
         return "down"
-    return "up" if _http_ok(health_url) else "starting"
+    return "up" if is_up() else "starting"
 
 
 def model_state(cfg: Config) -> str:
-    return _state("model", cfg.model_url + "/health") if cfg.local_model else "off"
+    return _state("model", lambda: _http_ok(cfg.model_url + "/health")) if cfg.local_model else "off"
 
 
 def letta_state(cfg: Config) -> str:
-    return _state("letta", cfg.letta_url + "/v1/health/")
+    return _state("letta", lambda: _http_ok(cfg.letta_url + "/v1/health/"))
 
 
 # ------------------------------------------------------------------ commands
