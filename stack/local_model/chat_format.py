@@ -118,14 +118,19 @@ def render_prompt(messages: list[dict], tools: list[dict] | None, stable_prefix:
     return "".join(out)
 
 
-def memory_labels(messages: list[dict]) -> list[str]:
-    """The labels of the memory blocks shown in the (first) system message."""
+def _memory_section(messages: list[dict]) -> str:
+    """The <memory_blocks> section of the (first) system message, or "" when there is none."""
     for message in messages:
         if message.get("role") in ("system", "developer"):
             text = content_text(message.get("content"))
             start, end = text.find("<memory_blocks>"), text.find("</memory_blocks>")
-            return _BLOCK_LABEL.findall(text[start:end]) if start >= 0 else []
-    return []
+            return text[start:end] if start >= 0 else ""
+    return ""
+
+
+def memory_labels(messages: list[dict]) -> list[str]:
+    """The labels of the memory blocks shown in the (first) system message."""
+    return _BLOCK_LABEL.findall(_memory_section(messages))
 
 
 _BLOCK_VALUE = re.compile(
@@ -142,15 +147,11 @@ def memory_values(messages: list[dict]) -> dict[str, str]:
     Letta recompiles the system prompt only between turns, so within a turn the latest word on a block is the
     return of the last memory tool call that named it (its "message" is the block's new value).
     """
-    values: dict[str, str] = {}
+    values = dict(_BLOCK_VALUE.findall(_memory_section(messages)))
     labels_by_call: dict[str, str] = {}
     for message in messages:
         role = message.get("role")
-        if role in ("system", "developer") and not values:
-            text = content_text(message.get("content"))
-            start, end = text.find("<memory_blocks>"), text.find("</memory_blocks>")
-            values = dict(_BLOCK_VALUE.findall(text[start:end])) if start >= 0 else {}
-        elif role == "assistant":
+        if role == "assistant":
             for call in message.get("tool_calls") or []:
                 fn = call.get("function", {})
                 if fn.get("name") in MEMORY_TOOLS:
