@@ -46,6 +46,10 @@ PROVIDER_KEYS = (
 )
 
 
+# The stack's parts in start order; they stop in the reverse order.
+PARTS = ("postgres", "redis", "model", "letta")
+
+
 class StackError(RuntimeError):
     pass
 
@@ -93,6 +97,14 @@ class Config:
     @property
     def model_url(self) -> str:
         return f"http://127.0.0.1:{self.model_port}"
+
+    @property
+    def model_health(self) -> str:
+        return self.model_url + "/health"
+
+    @property
+    def letta_health(self) -> str:
+        return self.letta_url + "/v1/health/"
 
 
 # ------------------------------------------------------------------ install
@@ -322,7 +334,7 @@ def start_model(cfg: Config) -> bool:
     if _pid("model") is None:
         env = {**os.environ, **_model_env(cfg), "LOCAL_MODEL_PATH": str(weights_path(verify=False)), "HF_HUB_OFFLINE": "1"}
         _spawn("model", cfg.model_port, [str(MODEL_VENV.python), "-m", "stack.local_model.server"], env)
-    _wait_healthy("model", lambda: _http_ok(cfg.model_url + "/health"), cfg.model_url + "/health", timeout=300)
+    _wait_healthy("model", lambda: _http_ok(cfg.model_health), cfg.model_health, timeout=300)
     return True
 
 
@@ -366,7 +378,7 @@ def start_letta(cfg: Config) -> bool:
     if _pid("letta") is None:
         cmd = [str(SERVER_VENV.path / "bin" / "letta"), "server", "--host", cfg.host, "--port", str(cfg.letta_port)]
         _spawn("letta", cfg.letta_port, cmd, _letta_env(cfg))
-    _wait_healthy("letta", lambda: _http_ok(cfg.letta_url + "/v1/health/"), cfg.letta_url + "/v1/health/", timeout=240)
+    _wait_healthy("letta", lambda: _http_ok(cfg.letta_health), cfg.letta_health, timeout=240)
     return True
 
 
@@ -386,11 +398,11 @@ def _state(part: str, is_up: Callable[[], bool]) -> str:
 
 
 def model_state(cfg: Config) -> str:
-    return _state("model", lambda: _http_ok(cfg.model_url + "/health")) if cfg.local_model else "off"
+    return _state("model", lambda: _http_ok(cfg.model_health)) if cfg.local_model else "off"
 
 
 def letta_state(cfg: Config) -> str:
-    return _state("letta", lambda: _http_ok(cfg.letta_url + "/v1/health/"))
+    return _state("letta", lambda: _http_ok(cfg.letta_health))
 
 
 # ------------------------------------------------------------------ commands
@@ -417,8 +429,8 @@ def start(cfg: Config) -> list[str]:
 
 
 def stop(cfg: Config, parts: list[str] | None = None) -> None:
-    parts = parts or ["letta", "model", "redis", "postgres"]
-    for part in ("letta", "model", "redis"):
+    parts = parts or list(PARTS)
+    for part in reversed(PARTS[1:]):  # the processes this checkout started; PostgreSQL stops through pg_ctl below
         if part in parts:
             print(f"{part}: {'stopped' if _stop_process(part) else 'was not running'}")
     if "postgres" in parts and not cfg.pg_uri and SERVER_VENV.python.exists() and (cfg.data_dir / "pg" / "PG_VERSION").exists():
@@ -440,7 +452,7 @@ def status(cfg: Config) -> dict[str, str]:
 
 def _model_name(cfg: Config) -> str:
     try:
-        with urllib.request.urlopen(cfg.model_url + "/health", timeout=2) as response:
+        with urllib.request.urlopen(cfg.model_health, timeout=2) as response:
             import json
 
             return json.load(response).get("model", "?")
@@ -467,7 +479,7 @@ def main(argv: list[str] | None = None) -> None:
     p_stop.add_argument("parts", nargs="*", help="letta, model, redis and/or postgres (default: all)")
     sub.add_parser("status")
     p_logs = sub.add_parser("logs")
-    p_logs.add_argument("part", nargs="?", choices=["letta", "model", "redis", "postgres"])
+    p_logs.add_argument("part", nargs="?", choices=PARTS)
     p_logs.add_argument("-n", type=int, default=40)
     p_with = sub.add_parser("with")
     p_with.add_argument("cmd", nargs=argparse.REMAINDER)
@@ -479,15 +491,15 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "start":
             start(cfg)
         elif args.command == "stop":
-            unknown = set(args.parts) - {"letta", "model", "redis", "postgres"}
+            unknown = set(args.parts) - set(PARTS)
             if unknown:
-                raise StackError(f"unknown part(s) {', '.join(sorted(unknown))}; choose from letta, model, redis, postgres")
+                raise StackError(f"unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
             stop(cfg, args.parts or None)
         elif args.command == "status":
             states = status(cfg)
             sys.exit(0 if all(s in ("up", "off", "external") for s in states.values()) else 3)
         elif args.command == "logs":
-            for part in [args.part] if args.part else ["postgres", "redis", "model", "letta"]:
+            for part in [args.part] if args.part else PARTS:
                 print(f"----- {part}")
                 print(tail(part, args.n) if part != "postgres" else _pg_log(cfg, args.n))
         elif args.command == "with":
