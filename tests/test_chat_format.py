@@ -69,33 +69,36 @@ def test_content_parts_are_joined():
     assert cf.content_text([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]) == "ab"
 
 
+CALL = ("get_weather", '{"city": "Oslo"}')
+
+
 def test_auto_allows_text_or_a_call():
-    decision = cf.decide([WEATHER], "auto", 0)
+    decision = cf.decide([WEATHER], "auto", [])
     grammar = cf.grammar_for(decision)
     assert decision.allow_text and "start: call | TEXT" in grammar and '"const": "get_weather"' in grammar
 
 
 def test_required_and_named_choice_force_a_call():
-    assert not cf.decide([WEATHER, MEMORY_INSERT], "required", 0).allow_text
-    named = cf.decide([WEATHER, MEMORY_INSERT], {"type": "function", "function": {"name": "memory_insert"}}, 0)
+    assert not cf.decide([WEATHER, MEMORY_INSERT], "required", []).allow_text
+    named = cf.decide([WEATHER, MEMORY_INSERT], {"type": "function", "function": {"name": "memory_insert"}}, [])
     assert not named.allow_text and [t["function"]["name"] for t in named.tools] == ["memory_insert"]
     assert "start: call\n" in cf.grammar_for(named)
 
 
 def test_no_tools_or_none_means_unconstrained_text():
-    assert cf.grammar_for(cf.decide([], "auto", 0)) is None
-    assert cf.grammar_for(cf.decide([WEATHER], "none", 0)) is None
+    assert cf.grammar_for(cf.decide([], "auto", [])) is None
+    assert cf.grammar_for(cf.decide([WEATHER], "none", [])) is None
 
 
 def test_call_budget_forces_text_but_chains_below_it_are_allowed():
-    assert cf.decide([WEATHER], "auto", 3).constrained  # a three-tool pipeline is fine
-    assert not cf.decide([WEATHER], "auto", cf.MAX_TOOL_CALLS_PER_TURN).constrained
+    assert cf.decide([WEATHER], "auto", [CALL] * 3).constrained  # a three-tool pipeline is fine
+    assert not cf.decide([WEATHER], "auto", [CALL] * cf.MAX_TOOL_CALLS_PER_TURN).constrained
 
 
 def test_memory_tool_labels_are_limited_to_real_blocks():
     labels = cf.memory_labels([{"role": "system", "content": SYSTEM}])
     assert labels == ["human", "persona"]
-    grammar = cf.grammar_for(cf.decide([MEMORY_INSERT, WEATHER], "auto", 0, labels))
+    grammar = cf.grammar_for(cf.decide([MEMORY_INSERT, WEATHER], "auto", [], labels))
     schema = json.loads(grammar.split("%json ", 1)[1].splitlines()[0])
     insert = next(s for s in schema["anyOf"] if s["properties"]["name"]["const"] == "memory_insert")
     assert insert["properties"]["arguments"]["properties"]["label"]["enum"] == ["human", "persona"]
@@ -163,8 +166,21 @@ def test_a_memory_write_that_adds_nothing_after_a_call_is_a_loop():
     assert cf.is_repeat(cf.parse_output(replace.format(old="green", new="teal")), earlier, memory)
 
 
+def test_a_loop_where_a_call_is_required_steers_to_tools_not_used_yet():
+    finish = {"type": "function", "function": {"name": "memory_finish_edits", "parameters": {"type": "object", "properties": {}}}}
+    rethink = ("memory_insert", '{"label": "human", "new_string": "x"}')
+    # a sleeptime agent's loop: tool_choice "required", no text allowed; at the budget only unused tools remain
+    spent = cf.decide([MEMORY_INSERT, finish], "required", [rethink] * cf.MAX_TOOL_CALLS_PER_TURN)
+    assert not spent.allow_text and spent.tool_names == {"memory_finish_edits"}
+    # below the budget every tool stays offered; the guard narrows only after a repeated call
+    below = cf.decide([MEMORY_INSERT, finish], "required", [rethink])
+    assert below.tool_names == {"memory_insert", "memory_finish_edits"}
+    assert cf.steer_away(below, {"memory_insert"}).tool_names == {"memory_finish_edits"}
+    assert cf.steer_away(below, {"memory_insert", "memory_finish_edits"}) is None
+
+
 def test_a_spent_call_budget_forces_plain_text():
-    decision = cf.decide([WEATHER], "auto", cf.MAX_TOOL_CALLS_PER_TURN)
+    decision = cf.decide([WEATHER], "auto", [CALL] * cf.MAX_TOOL_CALLS_PER_TURN)
     assert not decision.constrained and cf.grammar_for(decision) == cf.TEXT_ONLY_GRAMMAR
 
 
@@ -184,7 +200,7 @@ def test_the_grammar_offers_only_required_arguments():
             "parameters": {"type": "object", "properties": {"query": {"type": "string"}, "tags": {"type": "array"}}, "required": ["query"]},
         },
     }
-    schema = json.loads(cf.grammar_for(cf.decide([search], "auto", 0)).split("%json ", 1)[1].splitlines()[0])
+    schema = json.loads(cf.grammar_for(cf.decide([search], "auto", [])).split("%json ", 1)[1].splitlines()[0])
     assert list(schema["anyOf"][0]["properties"]["arguments"]["properties"]) == ["query"]
 
 

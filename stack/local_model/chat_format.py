@@ -207,7 +207,7 @@ class Decision:
         return {t.get("function", t).get("name") for t in self.tools}
 
 
-def decide(tools: list[dict] | None, tool_choice, calls_so_far: int, labels: list[str] | None = None) -> Decision:
+def decide(tools: list[dict] | None, tool_choice, previous_calls: list[tuple[str, str]], labels: list[str] | None = None) -> Decision:
     """Honour tool_choice ("none", "auto", "required", or a named function) and the per-turn call budget."""
     tools, labels = tools or [], labels or []
     if not tools or tool_choice == "none":
@@ -216,11 +216,21 @@ def decide(tools: list[dict] | None, tool_choice, calls_so_far: int, labels: lis
         name = tool_choice.get("function", {}).get("name") or tool_choice.get("name")
         named = [t for t in tools if t.get("function", t).get("name") == name]
         return Decision(allow_text=False, tools=named or tools, labels=labels)
+    spent = len(previous_calls) >= MAX_TOOL_CALLS_PER_TURN
     if tool_choice == "required":
-        return Decision(allow_text=False, tools=tools, labels=labels)
-    if calls_so_far >= MAX_TOOL_CALLS_PER_TURN:
+        forced = Decision(allow_text=False, tools=tools, labels=labels)
+        # No text allowed (a sleeptime agent's loop, say): a spent budget steers to tools not used yet this turn,
+        # which is where a tool that ends the loop (memory_finish_edits) is.
+        return (steer_away(forced, {name for name, _ in previous_calls}) or forced) if spent else forced
+    if spent:
         return Decision(allow_text=True, text_only=True)
     return Decision(allow_text=True, tools=tools, labels=labels)
+
+
+def steer_away(decision: Decision, names: set[str]) -> Decision | None:
+    """The same decision without the named tools, or None when no tool would be left."""
+    left = [t for t in decision.tools if t.get("function", t).get("name") not in names]
+    return Decision(allow_text=decision.allow_text, tools=left, labels=decision.labels) if left else None
 
 
 # Used when the guard rejects a repeated call: plain text that cannot start like a JSON call.

@@ -22,7 +22,6 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,15 +173,25 @@ async def embeddings(request: Request) -> JSONResponse:
 # ---------------------------------------------------------------- chat
 
 
-def _plan(body: dict) -> tuple[Callable[[cf.Reply], bool], cf.Decision, str]:
-    """From an OpenAI request: the loop test for a reply, what the model may produce, and the prompt."""
+@dataclass
+class Plan:
+    decision: cf.Decision  # what the model may produce
+    prompt: str
+    previous: list[tuple[str, str]]  # the calls made since the user's last message
+    memory: dict[str, str]  # each memory block's latest value
+
+    def is_loop(self, reply: cf.Reply) -> bool:
+        return cf.is_repeat(reply, self.previous, self.memory)
+
+
+def _plan(body: dict) -> Plan:
+    """From an OpenAI request: what the model may produce, the prompt, and what the loop guard needs."""
     messages = body.get("messages") or []
     tools = body.get("tools") or []
     previous = cf.calls_since_last_user(messages)
-    memory = cf.memory_values(messages)
-    decision = cf.decide(tools, body.get("tool_choice", "auto"), len(previous), cf.memory_labels(messages))
+    decision = cf.decide(tools, body.get("tool_choice", "auto"), previous, cf.memory_labels(messages))
     prompt = cf.render_prompt(messages, tools if decision.constrained else None, body.get("x_stable_prefix", True))
-    return lambda reply: cf.is_repeat(reply, previous, memory), decision, prompt
+    return Plan(decision, prompt, previous, cf.memory_values(messages))
 
 
 def _payload(prompt: str, grammar: str | None, sampling: dict, stream: bool = False) -> dict:
@@ -199,21 +208,29 @@ async def _generate(prompt: str, grammar: str | None, sampling: dict) -> dict:
     return response.json()
 
 
-async def _text_instead(prompt: str, sampling: dict) -> tuple[cf.Reply, dict]:
-    """The loop guard's answer: the same call with the same arguments again is a loop, so answer in text."""
-    result = await _generate(prompt, cf.TEXT_ONLY_GRAMMAR, sampling)
-    return cf.Reply(result.get("content", "").strip(), None), result
+async def _instead_of_loop(plan: Plan, reply: cf.Reply, sampling: dict) -> tuple[cf.Reply, dict] | None:
+    """The loop guard's answer to a call that repeats itself: text when text is allowed; when a call is
+    required, a call to a tool not used yet this turn (None when there is no such tool: the reply stands)."""
+    if plan.decision.allow_text:
+        result = await _generate(plan.prompt, cf.TEXT_ONLY_GRAMMAR, sampling)
+        return cf.Reply(result.get("content", "").strip(), None), result
+    used = {name for name, _ in plan.previous} | {reply.tool_call["name"]}
+    narrower = cf.steer_away(plan.decision, used)
+    if narrower is None:
+        return None
+    result = await _generate(plan.prompt, cf.grammar_for(narrower), sampling)
+    return cf.reply_for(result.get("content", ""), narrower), result
 
 
 async def _complete(body: dict) -> tuple[cf.Reply, dict]:
     """Run one chat turn; returns the reply and token usage."""
-    is_loop, decision, prompt = _plan(body)
+    plan = _plan(body)
     sampling = engine().sampling(body)
-    result = await _generate(prompt, cf.grammar_for(decision), sampling)
-    reply = cf.reply_for(result.get("content", ""), decision)
+    result = await _generate(plan.prompt, cf.grammar_for(plan.decision), sampling)
+    reply = cf.reply_for(result.get("content", ""), plan.decision)
     usage = {"prompt_tokens": result.get("tokens_evaluated", 0), "completion_tokens": result.get("tokens_predicted", 0)}
-    if is_loop(reply) and decision.allow_text:
-        reply, result = await _text_instead(prompt, sampling)
+    if plan.is_loop(reply) and (instead := await _instead_of_loop(plan, reply, sampling)):
+        reply, result = instead
         usage["completion_tokens"] += result.get("tokens_predicted", 0)
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     usage["timings"] = result.get("timings", {})  # llama.cpp's own figures: prompt_n, prompt_per_second, ...
@@ -271,9 +288,9 @@ def _chunk(completion_id: str, created: int, delta: dict, finish: str | None = N
 
 async def _stream(body: dict, completion_id: str, created: int):
     """SSE: text is streamed token by token; a tool call is sent whole once its JSON is complete."""
-    is_loop, decision, prompt = _plan(body)
+    plan = _plan(body)
     sampling = engine().sampling(body)
-    payload = _payload(prompt, cf.grammar_for(decision), sampling, stream=True)
+    payload = _payload(plan.prompt, cf.grammar_for(plan.decision), sampling, stream=True)
     yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
     text, streaming_text, usage = "", False, {"prompt_tokens": 0, "completion_tokens": 0}
     async with engine().http.stream("POST", "/completion", json=payload) as response:
@@ -290,11 +307,12 @@ async def _stream(body: dict, completion_id: str, created: int):
                 yield _chunk(completion_id, created, {"content": piece})
             if event.get("stop"):
                 usage = {"prompt_tokens": event.get("tokens_evaluated", 0), "completion_tokens": event.get("tokens_predicted", 0)}
-    reply = cf.reply_for(text, decision)
-    if is_loop(reply) and decision.allow_text:
-        reply, result = await _text_instead(prompt, sampling)
+    reply = cf.reply_for(text, plan.decision)
+    if plan.is_loop(reply) and (instead := await _instead_of_loop(plan, reply, sampling)):
+        reply, result = instead
         usage["completion_tokens"] += result.get("tokens_predicted", 0)
-        yield _chunk(completion_id, created, {"content": reply.content})
+        if reply.content:
+            yield _chunk(completion_id, created, {"content": reply.content})
     calls = reply.openai_tool_calls()
     if calls:
         delta = {"tool_calls": [{"index": 0, **calls[0]}]}
