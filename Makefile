@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV_STAMP := .venv/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
 
-.PHONY: course test start stop status logs install lint benchmark
+.PHONY: course test start stop status logs install lint benchmark run-lessons
 
 $(VENV_STAMP): requirements.txt
 	python3 -m venv .venv
@@ -30,6 +30,10 @@ course: start
 # Starts the stack if it is not running, runs every test and notebook, stops what it started.
 test: $(VENV_STAMP)
 	$(PY) -m stack with -- $(PY) -m pytest
+
+# The course runner (starts the stack if needed), e.g.  make run-lessons ARGS="02 05 --model openai/gpt-4.1-mini"
+run-lessons: $(VENV_STAMP)
+	$(PY) -m stack with -- $(PY) -m runner $(ARGS)
 
 lint: $(VENV_STAMP)
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

@@ -3,42 +3,22 @@
 from __future__ import annotations
 
 import functools
-import json
-import os
-import re
-import time
 
 import httpx
 from letta_client import APIConnectionError, APIStatusError, Letta
 
 from helpers.settings import Settings, settings
+from helpers.turn_log import TurnLogTransport
 
 
 class CourseSetupError(RuntimeError):
     """The stack is not usable as configured; the message says what to do."""
 
 
-# When COURSE_TIMINGS names a file, every agent turn (a non-streaming POST .../messages) appends its latency
-# there as one JSON line; scripts/benchmark.py reads it. Otherwise nothing is recorded.
-_TURN = re.compile(r"/v1/(agents|conversations)/[^/]+/messages/?$")
-
-
-def _stamp(request: httpx.Request) -> None:
-    request.extensions["course_started"] = time.monotonic()
-
-
-def _record(response: httpx.Response) -> None:
-    path = os.environ.get("COURSE_TIMINGS")
-    request = response.request
-    if path and request.method == "POST" and _TURN.search(request.url.path):
-        elapsed = time.monotonic() - request.extensions.get("course_started", time.monotonic())
-        with open(path, "a") as f:
-            f.write(json.dumps({"path": request.url.path, "seconds": round(elapsed, 3), "status": response.status_code}) + "\n")
-
-
 @functools.lru_cache(maxsize=8)
 def _cached_client(cfg: Settings) -> Letta:
-    http = httpx.Client(timeout=cfg.timeout, event_hooks={"request": [_stamp], "response": [_record]})
+    # The transport logs each agent turn's time and tokens when COURSE_TURN_LOG is set (helpers/turn_log.py).
+    http = httpx.Client(timeout=cfg.timeout, transport=TurnLogTransport())
     return Letta(base_url=cfg.base_url, api_key=cfg.token, timeout=cfg.timeout, max_retries=1, http_client=http)
 
 

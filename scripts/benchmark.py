@@ -7,8 +7,8 @@ Figures:
 - model: llama.cpp's prefill and decode tokens/s on a ~1,500-token prompt;
 - prompt_cache: tokens llama.cpp had to process after a memory edit, with the course's stable prompt layout
   (instructions, tools, then memory) and with the usual layout (whole system message, then tools);
-- lessons: wall time of each notebook under papermill, and agent-turn latency p50/p95 (every non-streaming
-  POST .../messages the helpers' client made, recorded through COURSE_TIMINGS).
+- lessons: each lesson run by the course runner (papermill): wall time, agent turns and tokens, and turn latency
+  p50/p95 (every POST .../messages the helpers' client made, read to the end; helpers/turn_log.py).
 No thresholds: this reports, it does not judge.
 """
 
@@ -29,7 +29,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from helpers import turn_log  # noqa: E402
 from helpers.settings import settings  # noqa: E402
+from runner.execute import lessons as runner_lessons  # noqa: E402
+from runner.execute import run_lesson  # noqa: E402
 from stack.stackctl import Config  # noqa: E402
 
 OUT = ROOT / "output"
@@ -125,31 +128,19 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def bench_lessons(names: list[str] | None) -> dict:
-    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
-    if names:
-        notebooks = [nb for nb in notebooks if nb.stem in names]
+    """Each lesson run by the course runner (papermill), with its agent turns' latency from the turn log."""
     out_dir = OUT / "benchmark"
-    out_dir.mkdir(parents=True, exist_ok=True)
     lessons, all_turns = {}, []
-    for nb in notebooks:
-        timings = out_dir / f"{nb.stem}.turns.jsonl"
-        timings.unlink(missing_ok=True)
-        env = {**os.environ, "COURSE_TIMINGS": str(timings)}
-        start = time.monotonic()
-        proc = subprocess.run(
-            [sys.executable, "-m", "papermill", str(nb), str(out_dir / nb.name), "--cwd", str(nb.parent)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        wall = round(time.monotonic() - start, 1)
-        turns = [json.loads(line)["seconds"] for line in timings.read_text().splitlines()] if timings.exists() else []
+    for notebook in runner_lessons(names):
+        result = run_lesson(notebook, out_dir)
+        turns = [t["seconds"] for t in turn_log.read(out_dir / f"{notebook.stem}.turns.jsonl")]
         all_turns += turns
-        lessons[nb.stem] = {
-            "passed": proc.returncode == 0,
-            "wall_s": wall,
-            "agent_turns": len(turns),
+        lessons[notebook.stem] = {
+            "passed": result.passed,
+            "wall_s": result.wall_s,
+            "agent_turns": result.turns,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
             "turn_p50_s": _percentile(turns, 50),
             "turn_p95_s": _percentile(turns, 95),
         }

@@ -1,0 +1,95 @@
+"""A log of the agent turns the course's client makes: how long each took and the tokens it used.
+
+Off unless COURSE_TURN_LOG names a file (the course runner and the benchmark set it for each lesson). Then every
+POST .../messages (to an agent or a conversation, streamed or not) appends one JSON line once its response has
+been read to the end:
+
+    {"path": "/v1/agents/agent-.../messages", "status": 200, "seconds": 12.4,
+     "prompt_tokens": 2391, "completion_tokens": 41, "steps": 2}
+
+Token figures come from the server's own usage report: the `usage` of a JSON response, or the
+`usage_statistics` event of a stream. The log is written by an httpx transport, so the lesson code is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import httpx
+
+TURN_PATH = re.compile(r"/v1/(agents|conversations)/[^/]+/messages(/stream)?/?$")
+ENV = "COURSE_TURN_LOG"
+
+
+def usage_of(body: bytes, content_type: str) -> dict:
+    """Token usage from a turn's response body: a JSON LettaResponse or a server-sent-event stream."""
+    usage: dict = {}
+    if "json" in content_type:
+        try:
+            usage = json.loads(body).get("usage") or {}
+        except (ValueError, AttributeError):
+            return {}
+    else:
+        for line in body.decode("utf-8", "replace").splitlines():
+            if line.startswith("data: ") and '"usage_statistics"' in line:
+                try:
+                    usage = json.loads(line[6:])
+                except ValueError:
+                    continue
+    return {
+        "prompt_tokens": usage.get("prompt_tokens") or 0,
+        "completion_tokens": usage.get("completion_tokens") or 0,
+        "steps": usage.get("step_count") or 0,
+    }
+
+
+class _RecordedStream(httpx.SyncByteStream):
+    """Passes the body through unchanged and writes the turn's line when the body has been read."""
+
+    def __init__(self, stream: httpx.SyncByteStream, on_done) -> None:
+        self._stream, self._on_done, self._chunks = stream, on_done, []
+
+    def __iter__(self):
+        for chunk in self._stream:
+            self._chunks.append(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            if self._on_done:
+                self._on_done(b"".join(self._chunks))
+                self._on_done = None
+
+
+class TurnLogTransport(httpx.HTTPTransport):
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.monotonic()
+        response = super().handle_request(request)
+        path = os.environ.get(ENV)
+        if not path or request.method != "POST" or not TURN_PATH.search(request.url.path):
+            return response
+
+        def write(body: bytes) -> None:
+            line = {
+                "path": request.url.path,
+                "status": response.status_code,
+                "seconds": round(time.monotonic() - started, 3),
+                **usage_of(body, response.headers.get("content-type", "")),
+            }
+            with open(path, "a") as f:
+                f.write(json.dumps(line) + "\n")
+
+        response.stream = _RecordedStream(response.stream, write)
+        return response
+
+
+def read(path: str | Path) -> list[dict]:
+    """The turns recorded in a log file (none if it does not exist)."""
+    path = Path(path)
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []

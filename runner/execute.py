@@ -1,0 +1,110 @@
+"""Run one lesson notebook with papermill and say what happened: passed or not, time, turns, tokens, first error."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+import papermill
+from papermill.exceptions import PapermillExecutionError
+
+from helpers import turn_log
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class LessonResult:
+    lesson: str  # the notebook's stem, e.g. "02_memory"
+    model: str  # the model handle the lesson ran with ("" = the course default from .env)
+    passed: bool
+    wall_s: float
+    turns: int  # agent turns the lesson's client asked for (POST .../messages)
+    prompt_tokens: int
+    completion_tokens: int
+    executed: str  # the executed copy, with every output
+    error: dict | None = None  # the first failing cell: {"cell": its number from 1, "source", "ename", "evalue"}
+    parameters: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def lessons(names: list[str] | None = None, folder: Path = NOTEBOOKS) -> list[Path]:
+    """The lesson notebooks in course order; `names` picks some by stem or number ("02", "02_memory")."""
+    found = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
+    if not names:
+        return found
+    picked = []
+    for name in names:
+        matches = [nb for nb in found if nb.stem == name or nb.stem.split("_", 1)[0] == name]
+        if not matches:
+            raise SystemExit(f"no lesson called {name!r}; the lessons are: {', '.join(nb.stem for nb in found)}")
+        picked += matches
+    return picked
+
+
+def _lesson_cell_number(executed: Path, index: int) -> int:
+    """The failing cell's number (from 1) in the lesson as committed: papermill adds a cell for the parameters."""
+    cells = nbformat.read(executed, as_version=4).cells
+    injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.metadata.get("tags", [])]
+    return index + 1 - sum(1 for i in injected if i < index)
+
+
+def _first_error(executed: Path, err: Exception) -> dict:
+    """Where a run stopped. papermill stops at the first cell that raises, so that cell is the first failure."""
+    if isinstance(err, PapermillExecutionError):
+        cell = _lesson_cell_number(executed, err.cell_index)
+        return {"cell": cell, "source": err.source, "ename": err.ename, "evalue": _ANSI.sub("", err.evalue)}
+    return {"cell": None, "source": "", "ename": type(err).__name__, "evalue": _ANSI.sub("", str(err))}
+
+
+def run_lesson(notebook: Path, out_dir: Path, parameters: dict | None = None, timeout: float = 2400) -> LessonResult:
+    """Execute `notebook` (parameters injected) into `out_dir`; a failure is recorded, never raised."""
+    parameters = {k: v for k, v in (parameters or {}).items() if v is not None}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / notebook.name
+    log = out_dir / f"{notebook.stem}.turns.jsonl"
+    log.unlink(missing_ok=True)
+    # The kernel inherits the environment: the turn log, and headless widgets (nobody can click here).
+    saved = {k: os.environ.get(k) for k in (turn_log.ENV, "COURSE_HEADLESS")}
+    os.environ.update({turn_log.ENV: str(log), "COURSE_HEADLESS": "1"})
+    error, start = None, time.monotonic()
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=parameters,
+            cwd=str(notebook.parent),
+            kernel_name="python3",
+            execution_timeout=timeout,
+            progress_bar=False,
+            log_output=False,
+        )
+    except Exception as err:  # a failing lesson is a result, not the end of the run
+        error = _first_error(executed, err)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    turns = turn_log.read(log)
+    return LessonResult(
+        lesson=notebook.stem,
+        model=parameters.get("MODEL", ""),
+        passed=error is None,
+        wall_s=round(time.monotonic() - start, 1),
+        turns=len(turns),
+        prompt_tokens=sum(t["prompt_tokens"] for t in turns),
+        completion_tokens=sum(t["completion_tokens"] for t in turns),
+        executed=str(executed.relative_to(ROOT) if executed.is_relative_to(ROOT) else executed),
+        error=error,
+        parameters=parameters,
+    )

@@ -1,0 +1,86 @@
+"""The course runner, on two tiny lessons (tests/notebooks): one real agent turn, and one that fails on purpose.
+
+Run for two models, the course's and a handle the server does not offer, so the side-by-side table has a pass
+and a fail in the same row. A failing lesson must not stop the others, and the exit code must say so.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import turn_log
+from helpers.settings import settings
+from runner.__main__ import main
+from runner.execute import lessons
+
+pytestmark = pytest.mark.stack
+FIXTURES = Path(__file__).parent / "notebooks"
+MISSING_MODEL = "ollama/no-such-model"
+
+
+@pytest.fixture(scope="module")
+def run(stack_config, tmp_path_factory):
+    out = tmp_path_factory.mktemp("course-run")
+    code = main(["--notebooks", str(FIXTURES), "--model", settings().model, "--model", MISSING_MODEL, "--seed", "7", "--output", str(out)])
+    return code, out, json.loads((out / "report.json").read_text())
+
+
+def _result(document, lesson, model):
+    return next(r for r in document["lessons"] if r["lesson"] == lesson and r["model"] == model)
+
+
+def test_lessons_are_picked_in_course_order_by_number_or_name():
+    assert [nb.stem for nb in lessons(None, FIXTURES)] == ["01_one_turn", "02_fails"]
+    assert [nb.stem for nb in lessons(["02"], FIXTURES)] == ["02_fails"]
+    with pytest.raises(SystemExit, match="no lesson called '99'"):
+        lessons(["99"], FIXTURES)
+
+
+def test_a_passing_lesson_reports_its_turns_and_tokens(run):
+    _, out, document = run
+    ok = _result(document, "01_one_turn", settings().model)
+    assert ok["passed"] and ok["error"] is None
+    assert ok["turns"] == 1 and ok["prompt_tokens"] > 0 and ok["completion_tokens"] > 0
+    assert ok["parameters"]["SEED"] == 7
+    executed = json.loads((out / Path(ok["executed"]).relative_to(Path(ok["executed"]).parents[1])).read_text())
+    printed = "".join("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
+    assert "seed: 7" in printed, "the SEED parameter reaches the notebook"
+
+
+def test_a_failing_lesson_reports_its_first_failing_cell_and_the_others_still_run(run):
+    code, _, document = run
+    failed = _result(document, "02_fails", settings().model)
+    assert not failed["passed"]
+    assert failed["error"]["cell"] == 4 and failed["error"]["ename"] == "ValueError"
+    assert "fails here on purpose" in failed["error"]["evalue"] and "raise ValueError" in failed["error"]["source"]
+    assert len(document["lessons"]) == 4, "every lesson ran for every model despite the failures"
+    assert code == 1 and document["summary"]["passed"] == 1
+
+
+def test_an_unknown_model_fails_with_the_setup_message(run):
+    _, _, document = run
+    missing = _result(document, "01_one_turn", MISSING_MODEL)
+    assert not missing["passed"] and missing["error"]["ename"] == "CourseSetupError"
+    assert "offers no model with handle" in missing["error"]["evalue"]
+
+
+def test_the_report_compares_models_side_by_side(run):
+    _, out, _ = run
+    markdown = (out / "report.md").read_text()
+    side = markdown.split("## Side by side", 1)[1]
+    row = next(line for line in side.splitlines() if line.startswith("| 01_one_turn"))
+    assert "pass" in row and "FAIL" in row
+    assert "this lesson fails here on purpose" in markdown
+    assert "<table>" in (out / "report.html").read_text()
+    assert (out / "ollama-no-such-model" / "02_fails.ipynb").exists(), "executed copies are kept per model"
+
+
+def test_the_turn_log_is_off_unless_asked_for(monkeypatch, tmp_path, letta):
+    monkeypatch.delenv(turn_log.ENV, raising=False)
+    letta.agents.list(limit=1)
+    assert turn_log.read(tmp_path / "none.jsonl") == []
+    event = b'data: {"message_type": "usage_statistics", "prompt_tokens": 5, "completion_tokens": 2}\n'
+    assert turn_log.usage_of(event, "text/event-stream") == {"prompt_tokens": 5, "completion_tokens": 2, "steps": 0}
