@@ -12,20 +12,15 @@ The stack must be running (`make start`), or use `make run-lessons`, which start
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
 
+from helpers.settings import settings
 from runner import report
-from runner.execute import NOTEBOOKS, ROOT, lessons, run_lesson
+from runner.execute import NOTEBOOKS, ROOT, lessons, model_dir, run_lesson
 
 DEFAULT_OUTPUT = ROOT / "output" / "course-run"
-
-
-def model_dir(model: str | None) -> str:
-    """A folder name for a model handle ("ollama/qwen2.5" -> "ollama-qwen2.5")."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", model) if model else "default"
 
 
 def run(names, models, embedding=None, base_url=None, seed=None, output=DEFAULT_OUTPUT, timeout=2400, folder=NOTEBOOKS, echo=print):
@@ -33,13 +28,13 @@ def run(names, models, embedding=None, base_url=None, seed=None, output=DEFAULT_
     results = []
     for model in models or [None]:
         for notebook in lessons(names, folder):
-            echo(f"▶ {notebook.stem} ({model or 'default model'}) …")
+            echo(f"▶ {notebook.stem} ({model or settings().model}) …")
             parameters = {"BASE_URL": base_url, "MODEL": model, "EMBEDDING": embedding, "SEED": seed}
             result = run_lesson(notebook, Path(output) / model_dir(model), parameters, timeout)
             mark = "✓" if result.passed else "✗"
             echo(f"  {mark} {result.wall_s:.0f} s, {result.turns} turns" + (f" — {report._error_line(result)}" if result.error else ""))
             results.append(result)
-    meta = {"models": models or ["default"], "seed": seed, "base_url": base_url}
+    meta = {"models": models or [settings().model], "seed": seed, "base_url": base_url}
     return results, report.write(results, Path(output), meta)
 
 

@@ -13,6 +13,7 @@ import papermill
 from papermill.exceptions import PapermillExecutionError
 
 from helpers import turn_log
+from helpers.settings import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -22,7 +23,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 @dataclass
 class LessonResult:
     lesson: str  # the notebook's stem, e.g. "02_memory"
-    model: str  # the model handle the lesson ran with ("" = the course default from .env)
+    model: str  # the model handle the lesson ran with (the one given, else LETTA_MODEL from .env)
     passed: bool
     wall_s: float
     turns: int  # agent turns the lesson's client asked for (POST .../messages)
@@ -65,6 +66,11 @@ def _first_error(executed: Path, err: Exception) -> dict:
     return {"cell": None, "source": "", "ename": type(err).__name__, "evalue": _ANSI.sub("", str(err))}
 
 
+def model_dir(model: str | None) -> str:
+    """A folder name for a model handle ("ollama/qwen2.5" -> "ollama-qwen2.5"); None is the model from .env."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", model or settings().model)
+
+
 def run_lesson(notebook: Path, out_dir: Path, parameters: dict | None = None, timeout: float = 2400) -> LessonResult:
     """Execute `notebook` (parameters injected) into `out_dir`; a failure is recorded, never raised."""
     parameters = {k: v for k, v in (parameters or {}).items() if v is not None}
@@ -98,7 +104,7 @@ def run_lesson(notebook: Path, out_dir: Path, parameters: dict | None = None, ti
     turns = turn_log.read(log)
     return LessonResult(
         lesson=notebook.stem,
-        model=parameters.get("MODEL", ""),
+        model=parameters.get("MODEL") or settings().model,
         passed=error is None,
         wall_s=round(time.monotonic() - start, 1),
         turns=len(turns),

@@ -1,6 +1,6 @@
 """pytest collects every notebook in notebooks/ as a test and runs it with the course runner (papermill).
 
-So `make test` executes each lesson once, keeps the executed copies in output/course-run/default/ and writes the
+So `make test` executes each lesson once, keeps the executed copies in output/course-run/<model>/ and writes the
 runner's report (output/course-run/report.{json,md,html}) at the end of the session, whatever passed or failed.
 A failure shows the first failing cell and its error. With `--nbmake` pytest's nbmake plugin runs the notebooks
 instead, and this plugin steps aside.
@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers.settings import settings
 from runner import report
-from runner.execute import NOTEBOOKS, LessonResult, run_lesson
+from runner.execute import NOTEBOOKS, LessonResult, model_dir, run_lesson
 
 OUTPUT = NOTEBOOKS.parent / "output" / "course-run"
 _results: list[LessonResult] = []
@@ -27,7 +28,7 @@ class LessonFailed(Exception):
 
 class LessonItem(pytest.Item):
     def runtest(self) -> None:
-        result = run_lesson(self.path, OUTPUT / "default")
+        result = run_lesson(self.path, OUTPUT / model_dir(None))
         _results.append(result)
         if not result.passed:
             raise LessonFailed(result)
@@ -59,5 +60,5 @@ def pytest_collect_file(parent, file_path: Path):
 
 def pytest_sessionfinish(session, exitstatus) -> None:
     if _results:
-        paths = report.write(_results, OUTPUT, {"models": ["default"]})
+        paths = report.write(_results, OUTPUT, {"models": [settings().model]})
         session.config.pluginmanager.get_plugin("terminalreporter").write_line(f"course runner report: {paths['md']}")

@@ -17,7 +17,7 @@ from runner.execute import LessonResult
 def _by_model(results: list[LessonResult]) -> dict[str, list[LessonResult]]:
     models: dict[str, list[LessonResult]] = {}
     for result in results:
-        models.setdefault(result.model or "default", []).append(result)
+        models.setdefault(result.model, []).append(result)
     return models
 
 
@@ -51,7 +51,7 @@ def tables(results: list[LessonResult]) -> list[tuple[str, list[str], list[list[
     models = _by_model(results)
     if len(models) > 1:
         lessons = list(dict.fromkeys(r.lesson for r in results))
-        cell = {(r.model or "default", r.lesson): r for r in results}
+        cell = {(r.model, r.lesson): r for r in results}
         header = ["lesson", *models]
         body = []
         for lesson in lessons:
@@ -68,7 +68,7 @@ def summary(results: list[LessonResult]) -> dict:
     return {
         "lessons_run": len(results),
         "passed": sum(r.passed for r in results),
-        "failed": [f"{r.lesson} ({r.model or 'default'})" for r in results if not r.passed],
+        "failed": [f"{r.lesson} ({r.model})" for r in results if not r.passed],
         "wall_s": round(sum(r.wall_s for r in results), 1),
         "turns": sum(r.turns for r in results),
         "prompt_tokens": sum(r.prompt_tokens for r in results),
@@ -93,7 +93,7 @@ def _markdown(results: list[LessonResult], meta: dict) -> str:
     if failed:
         lines += ["## First failing cell of each failed lesson", ""]
         for r in failed:
-            lines += [f"### {r.lesson} ({r.model or 'default'}) — `{r.executed}`", "", "```python", r.error["source"].rstrip(), "```"]
+            lines += [f"### {r.lesson} ({r.model}) — `{r.executed}`", "", "```python", r.error["source"].rstrip(), "```"]
             lines += ["", "```", f"{r.error['ename']}: {r.error['evalue']}".rstrip(), "```", ""]
     lines.append(
         "Turns and tokens count the agent turns the lesson's own client asked for (background work such as sleeptime "
@@ -126,7 +126,7 @@ def _html(results: list[LessonResult], meta: dict) -> str:
             parts.append(f"<tr>{cells}</tr>")
         parts.append("</table>")
     for r in (r for r in results if r.error):
-        parts.append(f"<h3>{e(r.lesson)} ({e(r.model or 'default')}): first failing cell</h3>")
+        parts.append(f"<h3>{e(r.lesson)} ({e(r.model)}): first failing cell</h3>")
         parts.append(f"<pre>{e(r.error['source'])}</pre><pre>{e(r.error['ename'])}: {e(r.error['evalue'])}</pre>")
     return "\n".join(parts) + "\n"
 
