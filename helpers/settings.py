@@ -8,11 +8,13 @@
 | LETTA_MODEL           | ollama/qwen2.5-coder-1.5b-instruct    | the model handle lessons give their agents       |
 | LETTA_EMBEDDING       | ollama/all-minilm-l6-v2               | the embedding handle lessons give their agents   |
 | LETTA_TIMEOUT         | 600                                   | seconds the client waits for one request         |
+| COURSE_ATTENDEE       | (none)                                | workshop mode: your name on a shared server      |
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BASE_URL = "http://127.0.0.1:8283"
 DEFAULT_MODEL = "ollama/qwen2.5-coder-1.5b-instruct"
 DEFAULT_EMBEDDING = "ollama/all-minilm-l6-v2"
+# An attendee's name starts the names of their objects ("ana--l02-memory-team"); single hyphens only, so that
+# "--" always ends the name and one attendee's prefix never matches another's ("ana--" vs "ana-b--").
+ATTENDEE_NAME = re.compile(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*")
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,14 @@ class Settings:
     embedding: str = DEFAULT_EMBEDDING
     # A fresh agent's first turn on the local CPU model takes a minute or more: the SDK's 60 s default is too short.
     timeout: float = 600.0
+    attendee: str | None = None  # workshop mode: everything a lesson creates is this attendee's (helpers/lesson.py)
+
+    def __post_init__(self) -> None:
+        if self.attendee is not None and not (len(self.attendee) <= 32 and ATTENDEE_NAME.fullmatch(self.attendee)):
+            raise ValueError(
+                f"COURSE_ATTENDEE={self.attendee!r} is not a usable name: use up to 32 letters and digits, "
+                "with single hyphens between them (e.g. ana or team-3)."
+            )
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -46,6 +59,7 @@ class Settings:
             model=env("LETTA_MODEL") or DEFAULT_MODEL,
             embedding=env("LETTA_EMBEDDING") or DEFAULT_EMBEDDING,
             timeout=float(env("LETTA_TIMEOUT") or 600),
+            attendee=env("COURSE_ATTENDEE") or None,
         )
 
     @property

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
 import pytest
 
 from helpers.settings import settings
+from stack import stackctl
 from stack.stackctl import Config, letta_state, model_state
 
 
@@ -32,3 +39,32 @@ def letta(stack_config):
     from helpers import wait_for_server
 
     return wait_for_server(settings())
+
+
+@pytest.fixture(scope="session")
+def secure_server(stack_config):
+    """A second Letta server on the same database, in secure mode with a password: (url, password).
+    Started once for the session (about 15 s): the stack tests and the workshop tests both use it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    password = "course-test-password"
+    env = stackctl._letta_env(stack_config)
+    env.update({"LETTA_SERVER_SECURE": "true", "LETTA_SERVER_PASSWORD": password})
+    cmd = [str(stackctl.SERVER_VENV.path / "bin" / "letta"), "server", "--host", "127.0.0.1", "--port", str(port)]
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(180):
+            try:
+                if httpx.get(f"{url}/v1/health/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, "the secure server exited during start-up"
+            time.sleep(1)
+        yield url, password
+    finally:
+        proc.terminate()
+        proc.wait(30)

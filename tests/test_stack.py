@@ -4,10 +4,8 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 import helpers
@@ -113,30 +111,6 @@ def test_running_on_another_port_is_reported(stack_config):
     result = stack("start", env=env)
     assert result.returncode != 0
     assert f"letta is already running on port {stack_config.letta_port}" in result.stderr
-
-
-@pytest.fixture(scope="module")
-def secure_server(stack_config):
-    """A second Letta server on the same database, in secure mode with a password."""
-    port, password = _free_port(), "course-test-password"
-    env = stackctl._letta_env(stack_config)
-    env.update({"LETTA_SERVER_SECURE": "true", "LETTA_SERVER_PASSWORD": password})
-    cmd = [str(stackctl.SERVER_VENV.path / "bin" / "letta"), "server", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(180):
-            try:
-                if httpx.get(f"{url}/v1/health/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, "the secure server exited during start-up"
-            time.sleep(1)
-        yield url, password
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def test_missing_password_is_reported(secure_server):
