@@ -1,0 +1,433 @@
+"""Checks for the lessons' exercises: each runs your answer against the real server and says what is still wrong.
+
+A check returns a `CheckResult` that a notebook shows as `✓ ...` or as `Not yet:` followed by the problems, in
+plain words. It never raises because of your answer: an exception in your code becomes one of the problems, so a
+lesson with an unsolved exercise still runs to the end. Checks judge from what is stored on the server; only
+lessons 06, 07 and 11 need an agent turn, and they make it last, once the cheap checks pass.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from letta_client import APIStatusError, Letta, NotFoundError
+from letta_client.types.agents import AssistantMessage, ReasoningMessage, ToolCallMessage
+from letta_client.types.agents.letta_streaming_response import LettaPing, LettaStopReason, LettaUsageStatistics
+
+from helpers.lesson import Lesson
+from helpers.user_directory import UserDirectory
+
+
+@dataclass
+class CheckResult:
+    praise: str  # what a right answer does, shown when there is no problem
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def __repr__(self) -> str:  # what the notebook shows when the check is a cell's last line
+        if self.passed:
+            return f"✓ {self.praise}"
+        return "Not yet:\n" + "\n".join(f"  - {problem}" for problem in self.problems)
+
+
+class NotYet(Exception):
+    """A problem that stops the check, because what it would check next depends on it."""
+
+
+def _check(praise: str):
+    """Turn a generator of problems (plain sentences) into a check that returns a CheckResult."""
+
+    def decorate(problems_of: Callable[..., Iterator[str]]) -> Callable[..., CheckResult]:
+        @functools.wraps(problems_of)
+        def check(*args, **kwargs) -> CheckResult:
+            result = CheckResult(praise)
+            try:
+                result.problems.extend(problems_of(*args, **kwargs))
+            except NotYet as stop:
+                result.problems.append(str(stop))
+            return result
+
+        return check
+
+    return decorate
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short(value, limit: int = 120) -> str:
+    return _clip(repr(value), limit)
+
+
+def _error(err: Exception) -> str:
+    detail = err.body.get("detail") if isinstance(err, APIStatusError) and isinstance(err.body, dict) else None
+    return _clip(f"{type(err).__name__}: {detail or err}", 300)
+
+
+def _argument(value) -> str:
+    return "<stream>" if isinstance(value, Iterator) else _short(value, 60)
+
+
+def attempt(name: str, function, *args, advice: str = "Fix that error, then run the check again"):
+    """Run the learner's function; an exception it raises stops the check with an explanation."""
+    try:
+        return function(*args)
+    except NotImplementedError:
+        raise NotYet(f"{name} is not written yet: replace `raise NotImplementedError` with your code.") from None
+    except Exception as err:
+        call = f"{name}({', '.join(_argument(a) for a in args)})"
+        raise NotYet(f"{call} raised {_error(err)}. {advice}.") from None
+
+
+def _block(letta: Letta, agent_id: str, label: str) -> str:
+    return letta.agents.blocks.retrieve(label, agent_id=agent_id).value
+
+
+# 00 · setup
+
+
+@_check("set_persona writes the persona block on the server")
+def check_set_persona(set_persona, *, letta: Letta, agent_id: str):
+    current = _block(letta, agent_id, "persona")
+    persona = next(p for p in ("I am a cheerful guide who explains with examples.", "I am a calm coach.") if p != current)
+    human = _block(letta, agent_id, "human")
+    attempt("set_persona", set_persona, agent_id, persona)
+    stored = _block(letta, agent_id, "persona")
+    if stored == current:
+        yield 'the persona block did not change: write it with letta.agents.blocks.update("persona", agent_id=..., value=...).'
+    elif stored != persona:
+        yield f"the persona block reads {_short(stored)}, not the persona set_persona was given ({persona!r})."
+    if _block(letta, agent_id, "human") != human:
+        yield "set_persona changed the human block too: change only the persona block."
+
+
+# 01 · client
+
+MISSING_AGENT = "agent-00000000-0000-4000-8000-000000000000"
+
+
+@_check("find_agent returns the agent, None for a missing one, and lets other errors through")
+def check_find_agent(find_agent, *, letta: Letta, agent_id: str):
+    missing = attempt("find_agent", find_agent, MISSING_AGENT, advice="For a missing agent, catch NotFoundError and return None")
+    if missing is not None:
+        yield f"find_agent returned {_short(missing)} for an agent that does not exist: return None."
+    found = attempt("find_agent", find_agent, agent_id)
+    if found is None:
+        yield "find_agent returned None for an agent that exists: return the agent from letta.agents.retrieve."
+    elif getattr(found, "id", None) != agent_id:
+        yield f"find_agent returned {_short(found)}: return the agent itself (its .id is {agent_id!r})."
+    try:
+        swallowed = find_agent("not-an-agent-id")
+    except Exception:
+        return  # the 422 (or whatever the learner turned it into) reached the caller: right
+    yield (
+        f"find_agent returned {_short(swallowed)} for 'not-an-agent-id', which the server refused with a 422 error, not 404: "
+        "catch only NotFoundError, so that other errors (a malformed id, a server that is down) reach the caller."
+    )
+
+
+# 02 · memory
+
+
+@_check("remember_rating adds the rating to core memory and keeps what was there")
+def check_remember_rating(remember_rating, *, letta: Letta, agent_id: str):
+    before = _block(letta, agent_id, "human")
+    attempt("remember_rating", remember_rating, agent_id, 1450)
+    after, wanted = _block(letta, agent_id, "human"), "Rating: 1450"
+    if wanted not in after:
+        blocks = {b.label: b.value for b in letta.agents.blocks.list(agent_id).items}
+        elsewhere = [label for label, value in blocks.items() if wanted in value]
+        if elsewhere:
+            yield f"{wanted!r} is in the {elsewhere[0]} block: facts about the learner belong in the human block."
+        elif any(wanted in p.text for p in letta.agents.passages.list(agent_id)):
+            yield f"{wanted!r} went to archival memory, which the agent reads only when it searches: it belongs in the human block."
+        else:
+            yield f"the human block does not contain {wanted!r} yet (it reads {_short(after)})."
+    lost = [line for line in before.splitlines() if line.strip() and line not in after]
+    if lost:
+        yield f"the human block lost what it said before ({_short(lost[0])}): add the rating to the current value instead of replacing it."
+
+
+# 03 · custom tools
+
+
+@_check("your tool counts words on the server, in the sandbox")
+def check_word_count_tool(word_count, *, letta: Letta, agent_id: str):
+    name = getattr(word_count, "__name__", "your tool")
+    for text, words in (("the quick brown fox jumps", 5), ("  one\ttwo\nthree  ", 3)):
+        counted = attempt(name, word_count, text)
+        if counted != words:
+            raise NotYet(
+                f"{name}({text!r}) returned {_short(counted)}; that text has {words} words (text.split() splits on any whitespace)."
+            )
+    try:
+        tool = letta.tools.upsert_from_function(func=word_count)
+    except APIStatusError as err:
+        raise NotYet(
+            f"the server cannot register {name} ({_error(err)}): give it type hints and a docstring with an `Args:` section."
+        ) from None
+    letta.agents.tools.attach(tool.id, agent_id=agent_id)
+    run = letta.agents.tools.run(tool.name, agent_id=agent_id, args={"text": "the quick brown fox jumps"})
+    if run.status != "success":
+        lines = [line for line in "\n".join(run.stderr or [str(run.func_return)]).splitlines() if line.strip()]
+        error = lines[-1].strip() if lines else "no error output"
+        yield f"{name} works here but fails in the server's sandbox ({error}): put imports and helpers inside the function."
+    elif str(run.func_return) != "5":
+        yield f"in the sandbox {name} returned {_short(run.func_return)} for five words."
+
+
+# 04 · client-side tools
+
+
+@_check("run_list_files lists the data folder the way the approval loop needs")
+def check_run_list_files(run_list_files, *, data_dir: Path):
+    result = attempt("run_list_files", run_list_files, "{}")
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise NotYet(f"run_list_files returned {_short(result)}: return a pair (tool_return, status), e.g. ('a.txt\\nb.pdf', 'success').")
+    listing, status = result
+    if status != "success":
+        yield f"the status is {status!r}: when the folder can be read it is 'success'."
+    if not isinstance(listing, str):
+        raise NotYet(f"the tool return is a {type(listing).__name__}: the server takes text, so join the names with newlines.")
+    files = {p.name for p in Path(data_dir).iterdir() if p.is_file()}
+    lines = {line.strip() for line in listing.splitlines() if line.strip()}
+    if files - lines:
+        yield f"the listing leaves out {sorted(files - lines)}."
+    if lines - files:
+        yield f"these lines are not names of files in {Path(data_dir).name}/: {sorted(lines - files)[:3]} (names only, one per line)."
+
+
+# 05 · multi-user
+
+
+@_check("agent_for_user finds a user's agent, and creates one only for a new user")
+def check_agent_for_user(
+    agent_for_user, *, letta: Letta, directory: UserDirectory, new_user: tuple[str, str], existing_user: tuple[str, str]
+):
+    known = directory.get(existing_user[0])
+    again = attempt("agent_for_user", agent_for_user, *existing_user)
+    if getattr(again, "id", None) != known.agent_id:
+        yield f"for {existing_user[0]!r}, who has an agent, it returned {_short(again)}: look the agent up with find_user_agent first."
+    user_id, tag = new_user[0], f"user:{new_user[0]}"
+    first = attempt("agent_for_user", agent_for_user, *new_user)
+    if getattr(first, "id", None) is None:
+        raise NotYet(f"for a new user agent_for_user returned {_short(first)}: create the agent with create_agent_for_user.")
+    second = attempt("agent_for_user", agent_for_user, *new_user)
+    if getattr(second, "id", None) != first.id:
+        yield f"a second call for {user_id!r} returned {_short(getattr(second, 'id', second))}, not the same agent: find before creating."
+    count = len(letta.agents.list(tags=[tag], limit=10).items)
+    if count != 1:
+        yield f"{count} agents carry the tag {tag!r}: there should be exactly one."
+    record = directory.get(user_id)
+    if record is None or record.agent_id != first.id:
+        yield f"the directory has no row linking {user_id!r} to its agent: save it (create_agent_for_user does)."
+
+
+# 06 · streaming
+
+
+def _sample_stream() -> list:
+    """A token stream as the server sends it: two assistant messages (the first in two pieces) among other chunks."""
+    when = "2026-01-01T00:00:00Z"
+
+    def piece(message_id: str, text: str) -> AssistantMessage:
+        return AssistantMessage(id=message_id, date=when, message_type="assistant_message", content=text)
+
+    return [
+        LettaPing(id="ping-1", date=when, message_type="ping"),
+        ReasoningMessage(id="m-0", date=when, message_type="reasoning_message", reasoning="The user greets me."),
+        piece("m-1", "Hello "),
+        LettaPing(id="ping-2", date=when, message_type="ping"),
+        piece("m-1", "there."),
+        ToolCallMessage.model_validate(
+            {
+                "id": "m-2",
+                "date": when,
+                "message_type": "tool_call_message",
+                "tool_call": {"name": "t", "arguments": "{}", "tool_call_id": "c"},
+            }
+        ),
+        piece("m-3", "Bye."),
+        LettaStopReason(stop_reason="end_turn", message_type="stop_reason"),
+        LettaUsageStatistics(message_type="usage_statistics", step_count=2),
+    ]
+
+
+@_check("collect_answer returns exactly the answer the server stored")
+def check_collect_answer(collect_answer, *, letta: Letta, agent_id: str):
+    expected = "Hello there.\n\nBye."
+    got = attempt("collect_answer", collect_answer, iter(_sample_stream()))  # iter(): a stream can be read only once
+    if got != expected:
+        hint = "return the text as one string"
+        if isinstance(got, str) and "greets" in got:
+            hint = "keep only assistant_message chunks (that text is reasoning)"
+        elif got == "Hello there.Bye.":
+            hint = "join different messages (different id) with a blank line, '\\n\\n'"
+        elif isinstance(got, str) and "Hello \n\nthere." in got:
+            hint = "pieces with the same id are one message: join them with nothing between"
+        raise NotYet(f"for a sample token stream whose answer is {expected!r}, collect_answer returned {_short(got)}: {hint}.")
+    seen: list = []
+
+    def recorded(stream):  # passes the live stream through, keeping the chunks to compare with the server
+        for chunk in stream:
+            seen.append(chunk)
+            yield chunk
+
+    live = recorded(
+        letta.agents.messages.create(
+            agent_id=agent_id, messages=[{"role": "user", "content": "Say hi."}], streaming=True, stream_tokens=True, include_pings=True
+        )
+    )
+    got = attempt("collect_answer", collect_answer, live)
+    for _ in live:  # finish the turn even if collect_answer stopped reading early
+        pass
+    run_id = next((c.run_id for c in seen if getattr(c, "run_id", None)), None)
+    stored = "\n\n".join(m.content for m in letta.runs.messages.list(run_id).items if m.message_type == "assistant_message")
+    if got != stored:
+        yield f"on a live token stream collect_answer returned {_short(got)}, but the server stored the answer {_short(stored)}."
+
+
+# 07 · conversations
+
+
+def _texts(letta: Letta, conversation_id: str, message_type: str) -> list[str]:
+    messages = letta.conversations.messages.list(conversation_id, order="asc", limit=100).items
+    return [m.content for m in messages if m.message_type == message_type]
+
+
+@_check("open_and_ask opens a new conversation and returns its answer")
+def check_open_and_ask(open_and_ask, *, letta: Letta, agent_id: str):
+    before = {c.id for c in letta.conversations.list(agent_id=agent_id)}
+    question = "What is 2 + 2?"
+    result = attempt("open_and_ask", open_and_ask, question)  # the agent turn, if the answer is written
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise NotYet(f"open_and_ask returned {_short(result)}: return a pair (conversation_id, answer).")
+    conversation_id, answer = result
+    if conversation_id not in {c.id for c in letta.conversations.list(agent_id=agent_id)}:
+        raise NotYet(
+            f"{_short(conversation_id)} is not a conversation of this agent: open one with letta.conversations.create(agent_id=...)."
+        )
+    if conversation_id in before:
+        yield "open_and_ask sent into a conversation that already existed: start a new one on every call."
+    asked = _texts(letta, conversation_id, "user_message")
+    if asked != [question]:
+        yield f"the conversation holds the user messages {_short(asked)}; it should hold exactly your one question."
+    stored = _texts(letta, conversation_id, "assistant_message")
+    if not isinstance(answer, str) or not answer:
+        yield f"the answer is {_short(answer)}: return the text of the assistant_message chunks."
+    elif not stored or not all(text in answer for text in stored):
+        yield f"the answer {_short(answer)} is not what the server stored for the conversation ({_short(stored)})."
+
+
+# 08 · sleeptime
+
+
+@_check("sleeptime_agent_of finds the sleeptime partner, and None when there is none")
+def check_sleeptime_agent_of(sleeptime_agent_of, *, letta: Letta, with_sleeptime: str, without_sleeptime: str):
+    group = letta.agents.retrieve(with_sleeptime, include=["agent.managed_group"]).managed_group
+    partners = [a for a in group.agent_ids if letta.agents.retrieve(a).agent_type == "sleeptime_agent"]
+    got = attempt("sleeptime_agent_of", sleeptime_agent_of, with_sleeptime)
+    if got is None:
+        yield 'for an agent with sleeptime it returned None: read managed_group, which is filled only with include=["agent.managed_group"].'
+    elif got == with_sleeptime:
+        yield "it returned the agent's own id: return its partner's, from managed_group.agent_ids."
+    elif got == group.id:
+        yield "it returned the group's id: return the sleeptime agent's id, from managed_group.agent_ids."
+    elif got not in partners:
+        yield f"it returned {_short(got)}, not the id of the sleeptime agent ({partners[0]})."
+    none = attempt("sleeptime_agent_of", sleeptime_agent_of, without_sleeptime)
+    if none is not None:
+        yield f"for an agent without sleeptime it returned {_short(none)}: return None when managed_group is None."
+
+
+# 09 · agent files
+
+
+def _passages(letta: Letta, agent_id: str) -> list[str]:
+    return sorted(p.text for p in letta.agents.passages.list(agent_id))
+
+
+@_check("clone_agent copies the agent: name, blocks, tools and passages")
+def check_clone_agent(clone_agent, *, letta: Letta, agent_id: str, new_name: str):
+    clone_id = attempt("clone_agent", clone_agent, agent_id, new_name)
+    if not isinstance(clone_id, str) or clone_id == agent_id:
+        raise NotYet(f"clone_agent returned {_short(clone_id)}: return the new agent's id, from import_file(...).agent_ids[0].")
+    try:
+        clone = letta.agents.retrieve(clone_id, include=["agent.tools"])
+    except (NotFoundError, APIStatusError):
+        raise NotYet(f"the server has no agent {clone_id!r}: return the id import_file gave the new agent.") from None
+    original = letta.agents.retrieve(agent_id, include=["agent.tools"])
+    if clone.name != new_name:
+        yield f"the clone is named {clone.name!r}, not {new_name!r}: pass override_name= to import_file."
+    blocks = [{b.label: b.value for b in letta.agents.blocks.list(a).items} for a in (agent_id, clone_id)]
+    if blocks[0] != blocks[1]:
+        yield "the clone's memory blocks differ from the original's: import the exported file as it is."
+    if {t.name for t in clone.tools} != {t.name for t in original.tools}:
+        yield f"the clone has the tools {sorted(t.name for t in clone.tools)}, the original {sorted(t.name for t in original.tools)}."
+    copied, wanted = _passages(letta, clone_id), _passages(letta, agent_id)
+    if copied != wanted:
+        missing = "has no archival passages" if not copied else f"has the passages {_short(copied)}"
+        yield f"the clone {missing}; the original has {_short(wanted)}: the .af file has none, copy them (passages.list, .create)."
+
+
+# 10 · tool rules
+
+
+@_check("the server holds your three rules: check_stock first, then only place_order, which ends the turn")
+def check_order_rules(order_rules, *, lesson: Lesson, check_stock, place_order):
+    first, then = check_stock.name, place_order.name
+    if not order_rules:
+        raise NotYet("order_rules is empty: it needs an InitToolRule, a ChildToolRule and a TerminalToolRule.")
+    try:
+        agent = lesson.create_agent(
+            "rules-check", include_base_tools=False, tool_ids=[check_stock.id, place_order.id], tool_rules=list(order_rules)
+        )
+    except Exception as err:  # the learner's rules: a 422 from the server, or a value the SDK cannot send
+        raise NotYet(
+            f'the server refused these rules ({_error(err)}): give each rule its type=, e.g. InitToolRule(type="run_first", ...).'
+        ) from None
+    try:
+        rules = lesson.letta.agents.retrieve(agent.id).tool_rules or []
+    finally:
+        lesson.letta.agents.delete(agent.id)
+    if not any(r.type == "run_first" and r.tool_name == first for r in rules):
+        yield f'nothing makes the turn start with {first}: InitToolRule(type="run_first", tool_name=...).'
+    children = [tuple(r.children) for r in rules if r.type == "constrain_child_tools" and r.tool_name == first]
+    if not children:
+        yield f'nothing limits what may follow {first}: ChildToolRule(type="constrain_child_tools", tool_name=..., children=[...]).'
+    elif children[0] != (then,):
+        yield f"after {first} your rule allows {list(children[0])}: only {then} may follow."
+    if not any(r.type == "exit_loop" and r.tool_name == then for r in rules):
+        yield f'{then} does not end the turn: TerminalToolRule(type="exit_loop", tool_name=...).'
+
+
+# 11 · capstone
+
+
+@_check("open_ticket gives a new member a conversation and returns the desk's answer")
+def check_open_ticket(open_ticket, *, letta: Letta, directory: UserDirectory, agent_id: str, member: str):
+    directory.forget(member)  # the member is new, even when the check runs again
+    question = "When is the club room open?"
+    answer = attempt("open_ticket", open_ticket, member, question)  # the agent turn, if the answer is written
+    record = directory.get(member)
+    if record is None or not record.conversation_id:
+        raise NotYet(
+            f"the directory has no conversation for {member!r}: create one, then directory.save(member, agent_id, conversation_id)."
+        )
+    if record.conversation_id not in {c.id for c in letta.conversations.list(agent_id=agent_id)}:
+        raise NotYet(f"the directory points to {record.conversation_id!r}, which is not a conversation of the desk agent.")
+    asked = _texts(letta, record.conversation_id, "user_message")
+    if asked != [question]:
+        yield f"the member's conversation holds the user messages {_short(asked)}; it should hold exactly their one question."
+    stored = _texts(letta, record.conversation_id, "assistant_message")
+    if not isinstance(answer, str) or not answer:
+        yield f"open_ticket returned {_short(answer)}: return the assistant's answer as one string."
+    elif not stored or not all(text in answer for text in stored):
+        yield f"open_ticket returned {_short(answer)}, but the desk's stored answer is {_short(stored)}."

@@ -1,0 +1,92 @@
+"""Reference answers to the lessons' exercises, kept out of the notebooks and helpers so learners do not see them.
+
+Each is written as a learner would write it in the lesson's answer cell. What that cell takes from the notebook
+(the client, an agent's id, a helper the lesson defined) is a keyword argument here, which the tests bind with
+`functools.partial`; the positional arguments are the ones the exercise asks for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from letta_client import Letta, NotFoundError
+from letta_client.types import ChildToolRule, InitToolRule, TerminalToolRule
+
+
+def set_persona(agent_id: str, persona: str, *, letta: Letta) -> None:  # 00
+    letta.agents.blocks.update("persona", agent_id=agent_id, value=persona)
+
+
+def find_agent(agent_id: str, *, letta: Letta):  # 01
+    try:
+        return letta.agents.retrieve(agent_id)
+    except NotFoundError:
+        return None
+
+
+def remember_rating(agent_id: str, rating: int, *, letta: Letta) -> None:  # 02
+    current = letta.agents.blocks.retrieve("human", agent_id=agent_id).value
+    letta.agents.blocks.update("human", agent_id=agent_id, value=f"{current.rstrip()}\nRating: {rating}")
+
+
+def t03_exercise_word_count(text: str) -> int:  # 03: a tool's name is its function's name (the tests' prefix)
+    """Count the words in a text.
+
+    Args:
+        text: The text to count.
+    """
+    return len(text.split())
+
+
+def run_list_files(arguments: str, *, data_dir: Path) -> tuple[str, str]:  # 04
+    return "\n".join(sorted(p.name for p in data_dir.iterdir() if p.is_file())), "success"
+
+
+def agent_for_user(user_id: str, name: str, *, find_user_agent, create_agent_for_user):  # 05
+    return find_user_agent(user_id) or create_agent_for_user(user_id, name)
+
+
+def collect_answer(stream) -> str:  # 06
+    by_message: dict[str, str] = {}
+    for chunk in stream:
+        if chunk.message_type == "assistant_message":
+            by_message[chunk.id] = by_message.get(chunk.id, "") + (chunk.content or "")
+    return "\n\n".join(by_message.values())
+
+
+def open_and_ask(text: str, *, letta: Letta, agent_id: str) -> tuple[str, str]:  # 07
+    conversation = letta.conversations.create(agent_id=agent_id)
+    chunks = letta.conversations.messages.create(conversation.id, messages=[{"role": "user", "content": text}])
+    return conversation.id, "".join(c.content for c in chunks if c.message_type == "assistant_message")
+
+
+def sleeptime_agent_of(agent_id: str, *, letta: Letta) -> str | None:  # 08
+    managed = letta.agents.retrieve(agent_id, include=["agent.managed_group"]).managed_group
+    if managed is None or managed.manager_type != "sleeptime":
+        return None
+    return managed.agent_ids[0]
+
+
+def clone_agent(agent_id: str, new_name: str, *, letta: Letta) -> str:  # 09
+    document = letta.agents.export_file(agent_id)
+    upload = ("clone.af", document.encode(), "application/json")
+    new_id = letta.agents.import_file(file=upload, override_name=new_name).agent_ids[0]
+    for passage in letta.agents.passages.list(agent_id):
+        letta.agents.passages.create(new_id, text=passage.text)
+    return new_id
+
+
+def order_rules(check_stock: str, place_order: str) -> list:  # 10: the lesson's `order_rules`, for these tool names
+    return [
+        InitToolRule(type="run_first", tool_name=check_stock),
+        ChildToolRule(type="constrain_child_tools", tool_name=check_stock, children=[place_order]),
+        TerminalToolRule(type="exit_loop", tool_name=place_order),
+    ]
+
+
+def open_ticket(member: str, text: str, *, letta: Letta, directory, desk_id: str) -> str:  # 11
+    if directory.get(member) is None:
+        conversation = letta.conversations.create(agent_id=desk_id, summary=f"help desk: {member}")
+        directory.save(member, desk_id, conversation.id)
+    chunks = letta.conversations.messages.create(directory.get(member).conversation_id, messages=[{"role": "user", "content": text}])
+    return "".join(c.content for c in chunks if c.message_type == "assistant_message")

@@ -1,0 +1,215 @@
+"""Each exercise check passes on the hidden reference answer and says, in plain words, what an unwritten one lacks.
+
+The server state a check needs is built without the model (agents with `include_base_tools=False`, blocks set
+directly). Only the reference answers of lessons 06, 07 and 11 make an agent turn, all on one small agent.
+"""
+
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from helpers import Lesson, UserDirectory, exercises
+from tests import exercise_solutions as solutions
+
+pytestmark = pytest.mark.stack
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def unwritten(*args):
+    """The stub every notebook gives the learner."""
+    raise NotImplementedError
+
+
+def assert_not_yet(result, *phrases: str) -> None:
+    """The check failed and its message says each phrase; a failing check is shown, never raised."""
+    assert not result.passed and repr(result).startswith("Not yet:"), result
+    for phrase in phrases:
+        assert any(phrase in problem for problem in result.problems), f"{phrase!r} not in {result.problems}"
+
+
+@pytest.fixture
+def make_lesson(letta):
+    """Lessons named `tNN-...`, cleaned before use and after the test."""
+    made = []
+
+    def make(slug: str) -> Lesson:
+        lesson = Lesson(slug, letta=letta)
+        lesson.cleanup()
+        made.append(lesson)
+        return lesson
+
+    yield make
+    for lesson in made:
+        lesson.cleanup()
+
+
+def small_agent(lesson: Lesson, name: str, **kwargs):
+    kwargs.setdefault("memory_blocks", [{"label": "persona", "value": "I answer in one short sentence."}])
+    return lesson.create_agent(name, include_base_tools=False, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def talker(letta):
+    """The one agent that answers turns, shared by the checks of lessons 06, 07 and 11 (a warm prompt cache)."""
+    lesson = Lesson("t06-talker", letta=letta)
+    lesson.cleanup()
+    yield small_agent(lesson, "talker")
+    lesson.cleanup()
+
+
+def test_00_set_persona(letta, make_lesson):
+    blocks = [{"label": "persona", "value": "I help."}, {"label": "human", "value": "Name: Ada."}]
+    agent = small_agent(make_lesson("t00-exercise"), "first", memory_blocks=blocks)
+    check = partial(exercises.check_set_persona, letta=letta, agent_id=agent.id)
+    assert_not_yet(check(unwritten), "set_persona is not written yet")
+    assert_not_yet(check(lambda agent_id, persona: None), "the persona block did not change")
+    assert check(partial(solutions.set_persona, letta=letta)).passed
+
+
+def test_01_find_agent(letta, make_lesson):
+    agent = small_agent(make_lesson("t01-exercise"), "findable")
+    check = partial(exercises.check_find_agent, letta=letta, agent_id=agent.id)
+    assert_not_yet(check(unwritten), "find_agent is not written yet")
+
+    def catches_everything(agent_id):
+        try:
+            return letta.agents.retrieve(agent_id)
+        except Exception:
+            return None
+
+    assert_not_yet(check(catches_everything), "catch only NotFoundError")
+    assert_not_yet(check(letta.agents.retrieve), "catch NotFoundError and return None")
+    assert check(partial(solutions.find_agent, letta=letta)).passed
+
+
+def test_02_remember_rating(letta, make_lesson):
+    blocks = [{"label": "persona", "value": "I tutor chess."}, {"label": "human", "value": "Name: Ada.\nPlays the Sicilian."}]
+    agent = small_agent(make_lesson("t02-exercise"), "tutor", memory_blocks=blocks)
+    check = partial(exercises.check_remember_rating, letta=letta, agent_id=agent.id)
+    assert_not_yet(check(unwritten), "remember_rating is not written yet")
+
+    def overwrites(agent_id, rating):
+        letta.agents.blocks.update("human", agent_id=agent_id, value=f"Rating: {rating}")
+
+    assert_not_yet(check(overwrites), "lost what it said before")
+    letta.agents.blocks.update("human", agent_id=agent.id, value="Name: Ada.\nPlays the Sicilian.")
+    assert check(partial(solutions.remember_rating, letta=letta)).passed
+
+
+def test_03_word_count_tool(letta, make_lesson):
+    lesson = make_lesson("t03-exercise")
+    agent = small_agent(lesson, "calculator")
+    check = partial(exercises.check_word_count_tool, letta=letta, agent_id=agent.id)
+    assert_not_yet(check(unwritten), "is not written yet")
+
+    def t03_exercise_undocumented(text: str) -> int:
+        return len(text.split())
+
+    assert_not_yet(check(t03_exercise_undocumented), "docstring with an `Args:` section")
+    assert check(solutions.t03_exercise_word_count).passed
+
+
+def test_04_run_list_files():
+    check = partial(exercises.check_run_list_files, data_dir=DATA)
+    assert_not_yet(check(unwritten), "run_list_files is not written yet")
+    names = sorted(p.name for p in DATA.iterdir() if p.is_file())
+    assert_not_yet(check(lambda arguments: (names, "success")), "join the names with newlines")
+    assert_not_yet(check(lambda arguments: (names[0], "success")), "leaves out")
+    assert check(partial(solutions.run_list_files, data_dir=DATA)).passed
+
+
+def test_05_agent_for_user(letta, make_lesson, tmp_path):
+    lesson = make_lesson("t05-exercise")
+    directory = UserDirectory(tmp_path / "users.sqlite")
+
+    def create_agent_for_user(user_id, name):  # the lesson's helpers, which the answer uses
+        agent = small_agent(lesson, f"assistant-{name.lower()}", tags=[f"user:{user_id}"])
+        directory.save(user_id, agent.id)
+        return agent
+
+    def find_user_agent(user_id):
+        record = directory.get(user_id)
+        return letta.agents.retrieve(record.agent_id) if record else None
+
+    ada = (lesson.name("ada"), "Ada")
+    create_agent_for_user(*ada)
+    check = partial(exercises.check_agent_for_user, letta=letta, directory=directory, existing_user=ada)
+    assert_not_yet(check(unwritten, new_user=(lesson.name("ben"), "Ben")), "agent_for_user is not written yet")
+    assert_not_yet(check(create_agent_for_user, new_user=(lesson.name("cleo"), "Cleo")), "look the agent up", "not the same agent")
+    answer = partial(solutions.agent_for_user, find_user_agent=find_user_agent, create_agent_for_user=create_agent_for_user)
+    assert check(answer, new_user=(lesson.name("eve"), "Eve")).passed
+
+
+def test_08_sleeptime_agent_of(letta, make_lesson):
+    lesson = make_lesson("t08-exercise")
+    buddy, plain = small_agent(lesson, "buddy", enable_sleeptime=True), small_agent(lesson, "plain")
+    check = partial(exercises.check_sleeptime_agent_of, letta=letta, with_sleeptime=buddy.id, without_sleeptime=plain.id)
+    assert_not_yet(check(unwritten), "sleeptime_agent_of is not written yet")
+    assert_not_yet(check(lambda agent_id: agent_id), "the agent's own id")
+    assert check(partial(solutions.sleeptime_agent_of, letta=letta)).passed
+
+
+def test_09_clone_agent(letta, make_lesson):
+    lesson = make_lesson("t09-exercise")
+    blocks = [{"label": "persona", "value": "I am portable."}, {"label": "human", "value": "Name: Ada."}]
+    original = small_agent(lesson, "original", memory_blocks=blocks)
+    letta.agents.passages.create(original.id, text="Ada's rating is 1720.")
+    check = partial(exercises.check_clone_agent, letta=letta, agent_id=original.id)
+    assert_not_yet(check(unwritten, new_name=lesson.name("stub")), "clone_agent is not written yet")
+    assert check(partial(solutions.clone_agent, letta=letta), new_name=lesson.name("clone")).passed
+    assert len(lesson.agents()) == 2  # the clone kept the lesson's tag, so cleanup finds it
+
+
+def t10_exercise_check_stock(item: str) -> str:
+    """Check how many of an item are in stock.
+
+    Args:
+        item: The item's name.
+    """
+    return "12 in stock"
+
+
+def t10_exercise_place_order(item: str) -> str:
+    """Place an order for an item.
+
+    Args:
+        item: The item's name.
+    """
+    return "ordered"
+
+
+def test_10_order_rules(letta, make_lesson):
+    lesson = make_lesson("t10-exercise")
+    check_stock, place_order = (letta.tools.upsert_from_function(func=f) for f in (t10_exercise_check_stock, t10_exercise_place_order))
+    check = partial(exercises.check_order_rules, lesson=lesson, check_stock=check_stock, place_order=place_order)
+    assert_not_yet(check([]), "order_rules is empty")
+    rules = solutions.order_rules(check_stock.name, place_order.name)
+    assert_not_yet(check(rules[:2]), "does not end the turn")
+    assert check(rules).passed
+    assert lesson.agents() == []  # the check deletes the agent it made
+
+
+# The three checks below make one agent turn each with the reference answer; the stubs fail before any turn.
+
+
+def test_06_collect_answer(letta, talker):
+    check = partial(exercises.check_collect_answer, letta=letta, agent_id=talker.id)
+    assert_not_yet(check(unwritten), "collect_answer is not written yet")
+    assert_not_yet(check(lambda stream: "".join(c.content for c in stream if c.message_type == "assistant_message")), "blank line")
+    assert check(solutions.collect_answer).passed
+
+
+def test_07_open_and_ask(letta, talker):
+    check = partial(exercises.check_open_and_ask, letta=letta, agent_id=talker.id)
+    assert_not_yet(check(unwritten), "open_and_ask is not written yet")
+    assert_not_yet(check(lambda text: None), "return a pair (conversation_id, answer)")
+    assert check(partial(solutions.open_and_ask, letta=letta, agent_id=talker.id)).passed
+
+
+def test_11_open_ticket(letta, talker, tmp_path):
+    directory = UserDirectory(tmp_path / "desk.sqlite")
+    check = partial(exercises.check_open_ticket, letta=letta, directory=directory, agent_id=talker.id, member="t11-cleo")
+    assert_not_yet(check(unwritten), "open_ticket is not written yet")
+    assert_not_yet(check(lambda member, text: "Open all day."), "the directory has no conversation")
+    assert check(partial(solutions.open_ticket, letta=letta, directory=directory, desk_id=talker.id)).passed
