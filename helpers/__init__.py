@@ -8,12 +8,14 @@ from helpers.lesson import Lesson
 from helpers.render import format_message, messages_of, show, show_stream
 from helpers.settings import Settings, settings, use
 from helpers.user_directory import UserDirectory
-from helpers.widgets import ApprovalPanel
+from helpers.widgets import ApprovalPanel, ChatPanel, MemoryInspector, side_by_side
 
 __all__ = [
     "ApprovalPanel",
+    "ChatPanel",
     "CourseSetupError",
     "Lesson",
+    "MemoryInspector",
     "Settings",
     "UserDirectory",
     "client",
@@ -22,6 +24,7 @@ __all__ = [
     "settings",
     "show",
     "show_stream",
+    "side_by_side",
     "use",
     "wait_for_server",
 ]

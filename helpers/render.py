@@ -1,7 +1,8 @@
 """Readable rendering of agent messages: HTML in a notebook, plain text in a terminal or a log.
 
 `show(response)` prints each message of a response; `show_stream(stream)` prints chunks as they arrive and
-returns them, so a cell can both watch a stream and assert on it afterwards.
+returns them, so a cell can both watch a stream and assert on it afterwards. `add_chunk` joins the pieces of a
+token stream back into whole messages. The chat panel (helpers/widgets.py) renders with the same functions.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def messages_of(response) -> list:
     return list(getattr(response, "messages", response))
 
 
-def _text(content) -> str:
+def text_of(content) -> str:
+    """The text of a message's `content`: a string, or a list of content parts."""
     if content is None:
         return ""
     if isinstance(content, str):
@@ -73,7 +75,7 @@ def describe(message) -> tuple[str, str]:
     elif kind == "ping":
         body = ""
     else:
-        body = _text(getattr(message, "content", "")) or str(message)
+        body = text_of(getattr(message, "content", "")) or str(message)
     return label, body
 
 
@@ -82,7 +84,8 @@ def format_message(message) -> str:
     return f"[{label}] {body}"
 
 
-def _in_notebook() -> bool:
+def in_notebook() -> bool:
+    """True inside an IPython kernel (JupyterLab, papermill, nbmake), False in a terminal or under pytest."""
     try:
         from IPython import get_ipython
 
@@ -92,13 +95,16 @@ def _in_notebook() -> bool:
         return False
 
 
-def _html(message) -> str:
+def to_html(message, folded: bool = False) -> str:
+    """One message as HTML; `folded` puts the body behind a one-line summary the reader can click open."""
     label, body = describe(message)
     colour = STYLES.get(getattr(message, "message_type", ""), ("", "#000"))[1]
-    return (
-        f'<div style="margin:2px 0;font-family:monospace;white-space:pre-wrap">'
-        f'<b style="color:{colour}">{html.escape(label)}</b> {html.escape(body)}</div>'
-    )
+    style = "margin:2px 0;font-family:monospace;white-space:pre-wrap"
+    head = f'<b style="color:{colour}">{html.escape(label)}</b>'
+    if not folded:
+        return f'<div style="{style}">{head} {html.escape(body)}</div>'
+    summary = body if len(body) <= 80 else body[:79] + "…"
+    return f'<details style="{style}"><summary>{head} {html.escape(summary)}</summary>{html.escape(body)}</details>'
 
 
 def show(response, file=None) -> None:
@@ -107,30 +113,71 @@ def show(response, file=None) -> None:
     usage = getattr(response, "usage", None)
     if usage is not None:
         items = [*items, usage]
-    if _in_notebook() and file is None:
+    if in_notebook() and file is None:
         from IPython.display import HTML, display
 
-        display(HTML("".join(_html(m) for m in items)))
+        display(HTML("".join(to_html(m) for m in items)))
         return
     for item in items:
         print(format_message(item), file=file or sys.stdout)
 
 
+def _key(chunk) -> tuple:
+    """Pieces of one message share its id and type (a reasoning and an answer can share an id)."""
+    return getattr(chunk, "id", None), getattr(chunk, "message_type", None)
+
+
+def add_chunk(messages: list, chunk) -> None:
+    """Add a stream chunk to `messages`, joined to the earlier pieces of the same message (token streaming).
+
+    Text pieces are concatenated (`content`, `reasoning`), and so are a tool call's argument pieces, so
+    `messages` always holds whole messages, as `agents.messages.list` would return them.
+    """
+    key = _key(chunk)
+    if key[0] is not None:
+        for i in range(len(messages) - 1, -1, -1):
+            if _key(messages[i]) == key:
+                messages[i] = _joined(messages[i], chunk)
+                return
+    messages.append(chunk)
+
+
+def _joined(whole, piece):
+    kind = whole.message_type
+    if kind == "assistant_message":
+        return whole.model_copy(update={"content": text_of(whole.content) + text_of(piece.content)})
+    if kind == "reasoning_message":
+        return whole.model_copy(update={"reasoning": (whole.reasoning or "") + (piece.reasoning or "")})
+    if kind in ("tool_call_message", "approval_request_message") and whole.tool_call and piece.tool_call:
+        call = whole.tool_call.model_copy(
+            update={
+                "name": whole.tool_call.name or piece.tool_call.name,
+                "arguments": (whole.tool_call.arguments or "") + (piece.tool_call.arguments or ""),
+                "tool_call_id": whole.tool_call.tool_call_id or piece.tool_call.tool_call_id,
+            }
+        )
+        return whole.model_copy(update={"tool_call": call})
+    return piece  # other types arrive whole: the later chunk is the newer state
+
+
 def show_stream(stream: Iterable, file=None) -> list:
     """Render a stream chunk by chunk as it arrives; return the chunks.
 
-    Token streaming sends many small chunks of one message: they are printed on one line.
+    Token streaming sends many small chunks of one message: they are printed on one line. Keep-alive pings
+    are returned but not printed.
     """
-    chunks, last_kind = [], None
+    chunks, last_key = [], None
     out = file or sys.stdout
     for chunk in stream:
         chunks.append(chunk)
         kind = getattr(chunk, "message_type", None)
+        if kind == "ping":
+            continue
         label, body = describe(chunk)
-        if kind in ("assistant_message", "reasoning_message") and kind == last_kind:
+        if kind in ("assistant_message", "reasoning_message") and _key(chunk) == last_key:
             print(body, end="", file=out, flush=True)  # continuation of the same message
         else:
-            print(("\n" if last_kind else "") + f"[{label}] {body}", end="", file=out, flush=True)
-        last_kind = kind
+            print(("\n" if last_key else "") + f"[{label}] {body}", end="", file=out, flush=True)
+        last_key = _key(chunk)
     print(file=out)
     return chunks
