@@ -70,6 +70,11 @@ class Lesson:
         return LESSON_TAG + self.slug
 
     @property
+    def tags(self) -> list[str]:
+        """The tags on every agent this lesson creates: list them with `match_all_tags=True`."""
+        return [self.tag, ATTENDEE_TAG + self.attendee] if self.attendee else [self.tag]
+
+    @property
     def tool_prefix(self) -> str:
         return self.slug.replace("-", "_") + "_"
 
@@ -85,9 +90,8 @@ class Lesson:
         """Create an agent with the course's model and embedding, named and tagged for this lesson (and attendee)."""
         kwargs.setdefault("model", self.cfg.model)
         kwargs.setdefault("embedding", self.cfg.embedding)
-        kwargs["tags"] = [*kwargs.get("tags", []), self.tag]
+        kwargs["tags"] = [*kwargs.get("tags", []), *self.tags]
         if self.attendee:
-            kwargs["tags"].append(ATTENDEE_TAG + self.attendee)
             self._identity_id = self._identity_id or attendee_identity(self.letta, self.attendee)
             kwargs["identity_ids"] = [*kwargs.get("identity_ids", []), self._identity_id]
         agent = self.letta.agents.create(name=self.name(name), **kwargs)
@@ -98,7 +102,7 @@ class Lesson:
     def agents(self) -> list:
         """This lesson's agents: the attendee's own in workshop mode, otherwise those no attendee owns."""
         if self.attendee:
-            return self.letta.agents.list(tags=[self.tag, ATTENDEE_TAG + self.attendee], match_all_tags=True, limit=500).items
+            return self.letta.agents.list(tags=self.tags, match_all_tags=True, limit=500).items
         found = self.letta.agents.list(tags=[self.tag], include=["agent.tags"], limit=500).items
         return [a for a in found if not any(t.startswith(ATTENDEE_TAG) for t in a.tags)]
 

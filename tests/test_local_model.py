@@ -131,6 +131,24 @@ def test_streaming_a_tool_call(model_url):
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
 
 
+def test_a_streamed_call_cut_off_by_the_token_limit_still_reaches_the_client(model_url):
+    # Cut off after 4 tokens, the JSON call is incomplete: not a call, so it must arrive as text, as without streaming.
+    payload = {
+        "model": MODEL,
+        "max_tokens": 4,
+        "stream": True,
+        "tools": [WEATHER],
+        "tool_choice": "required",
+        "messages": [{"role": "user", "content": "What is the weather in Rome?"}],
+    }
+    with httpx.stream("POST", f"{model_url}/chat/completions", json=payload, timeout=300) as response:
+        chunks = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text.startswith("{") and chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    plain = chat(model_url, **{k: v for k, v in payload.items() if k != "stream"})["choices"][0]["message"]
+    assert plain["content"] == text
+
+
 def test_embeddings_are_real_and_semantic(model_url):
     texts = ["A cat sleeps on the sofa.", "A kitten naps on the couch.", "Quarterly tax filing deadlines."]
     response = httpx.post(f"{model_url}/embeddings", json={"model": "all-minilm-l6-v2", "input": texts}, timeout=60).json()

@@ -313,7 +313,12 @@ async def _stream(body: dict, completion_id: str, created: int):
         usage["completion_tokens"] += result.get("tokens_predicted", 0)
         if reply.content:
             yield _chunk(completion_id, created, {"content": reply.content})
+            streaming_text = True
     calls = reply.openai_tool_calls()
+    if not calls and not streaming_text and reply.content:
+        # Held back because it started like a JSON call but is none (e.g. cut off at the token limit): send it
+        # as the answer, as the non-streaming path does, rather than end the turn with nothing.
+        yield _chunk(completion_id, created, {"content": reply.content})
     if calls:
         delta = {"tool_calls": [{"index": 0, **calls[0]}]}
         yield _chunk(completion_id, created, delta)
