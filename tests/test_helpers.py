@@ -112,38 +112,6 @@ def test_client_is_a_singleton_per_configuration():
     assert helpers.client(a) is not helpers.client(b)
 
 
-def _approval_request():
-    from letta_client.types.agents import ApprovalRequestMessage
-
-    return ApprovalRequestMessage.model_validate(
-        {
-            "id": "m9",
-            "date": "2026-01-01T00:00:00Z",
-            "message_type": "approval_request_message",
-            "tool_call": {"name": "delete_file", "arguments": '{"path": "a.txt"}', "tool_call_id": "call-1"},
-        }
-    )
-
-
-def test_approval_panel_buttons_record_the_decision():
-    panel = helpers.ApprovalPanel(_approval_request())
-    with pytest.raises(RuntimeError, match="no decision yet"):
-        panel.message()
-    panel.reason.value = "not that file"
-    panel.deny_button.click()
-    assert panel.message() == {
-        "type": "approval",
-        "approvals": [{"type": "approval", "tool_call_id": "call-1", "approve": False, "reason": "not that file"}],
-    }
-    assert panel.approve_button.disabled and "denied" in panel.status.value
-
-
-def test_approval_panel_approve_without_a_front_end():
-    panel = helpers.ApprovalPanel(_approval_request())
-    panel.approve_button.click()
-    assert panel.decision["approve"] is True and "approved" in repr(panel)
-
-
 def test_user_directory_keeps_rows_in_a_sqlite_file(tmp_path):
     from helpers import UserDirectory
 

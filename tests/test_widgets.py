@@ -84,6 +84,25 @@ def _request() -> ApprovalRequestMessage:
     )
 
 
+def test_approval_panel_buttons_record_the_decision():
+    panel = ApprovalPanel(_request())
+    with pytest.raises(RuntimeError, match="no decision yet"):
+        panel.message()
+    panel.reason.value = "not that file"
+    panel.deny_button.click()
+    assert panel.message() == {
+        "type": "approval",
+        "approvals": [{"type": "approval", "tool_call_id": "call-1", "approve": False, "reason": "not that file"}],
+    }
+    assert panel.approve_button.disabled and "denied" in panel.status.value
+
+
+def test_approval_panel_approve_without_a_front_end():
+    panel = ApprovalPanel(_request())
+    panel.approve_button.click()
+    assert panel.decision["approve"] is True and "approved" in repr(panel)
+
+
 def test_approval_panel_reports_its_decision_once_and_shows_click_errors():
     decided = []
     panel = ApprovalPanel(_request(), on_decision=decided.append)
