@@ -31,8 +31,8 @@ def usage_of(body: bytes, content_type: str) -> dict:
     if "json" in content_type:
         try:
             usage = json.loads(body).get("usage") or {}
-        except (ValueError, AttributeError):
-            return {}
+        except (ValueError, AttributeError):  # an error's body, say: no usage, so no tokens
+            usage = {}
     else:
         for line in body.decode("utf-8", "replace").splitlines():
             if line.startswith("data: ") and '"usage_statistics"' in line:

@@ -84,3 +84,5 @@ def test_the_turn_log_is_off_unless_asked_for(monkeypatch, tmp_path, letta):
     assert turn_log.read(tmp_path / "none.jsonl") == []
     event = b'data: {"message_type": "usage_statistics", "prompt_tokens": 5, "completion_tokens": 2}\n'
     assert turn_log.usage_of(event, "text/event-stream") == {"prompt_tokens": 5, "completion_tokens": 2, "steps": 0}
+    # an error's body (a 409's, say) has no usage: every figure is still there, as 0
+    assert turn_log.usage_of(b'"conversation busy"', "application/json") == {"prompt_tokens": 0, "completion_tokens": 0, "steps": 0}
