@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV_STAMP := .venv/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
 
-.PHONY: course test start stop status logs install lint benchmark run-lessons
+.PHONY: course test start stop status logs install lint benchmark run-lessons eval
 
 $(VENV_STAMP): requirements.txt
 	python3 -m venv .venv
@@ -25,7 +25,7 @@ logs: $(VENV_STAMP)
 	$(PY) -m stack logs
 
 course: start
-	$(PY) -m jupyter lab --notebook-dir=notebooks
+	$(PY) -m stack.lab $(ARGS)
 
 # Starts the stack if it is not running, runs every test and notebook, stops what it started.
 test: $(VENV_STAMP)
@@ -40,3 +40,7 @@ lint: $(VENV_STAMP)
 
 benchmark: $(VENV_STAMP)
 	$(PY) -m stack with -- $(PY) scripts/benchmark.py
+
+# The agent behaviour evaluation alone (also part of `make benchmark`), e.g.  make eval ARGS="--model openai/gpt-4.1-mini"
+eval: $(VENV_STAMP)
+	$(PY) -m stack with -- $(PY) scripts/agent_eval.py $(ARGS)

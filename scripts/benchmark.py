@@ -8,7 +8,9 @@ Figures:
 - prompt_cache: tokens llama.cpp had to process after a memory edit, with the course's stable prompt layout
   (instructions, tools, then memory) and with the usual layout (whole system message, then tools);
 - lessons: each lesson run by the course runner (papermill): wall time, agent turns and tokens, and turn latency
-  p50/p95 (every POST .../messages the helpers' client made, read to the end; helpers/turn_log.py).
+  p50/p95 (every POST .../messages the helpers' client made, read to the end; helpers/turn_log.py);
+- agent_eval: the agent behaviour evaluation (scripts/agent_eval.py, data/agent_eval.json) for the course's model:
+  no echo, right block, recall, failed turns, turn p50/p95 (its turns are also in output/agent-eval.json).
 No thresholds: this reports, it does not judge.
 """
 
@@ -33,6 +35,7 @@ from helpers import turn_log  # noqa: E402
 from helpers.settings import settings  # noqa: E402
 from runner.execute import lessons as runner_lessons  # noqa: E402
 from runner.execute import run_lesson  # noqa: E402
+from scripts import agent_eval  # noqa: E402
 from stack.stackctl import Config  # noqa: E402
 
 OUT = ROOT / "output"
@@ -155,6 +158,7 @@ def main() -> None:
     parser.add_argument("--skip-start", action="store_true", help="do not stop and restart the stack")
     parser.add_argument("--skip-lessons", action="store_true")
     parser.add_argument("--lessons", nargs="*", help="notebook stems, e.g. 00_setup (default: all)")
+    parser.add_argument("--skip-eval", action="store_true", help="skip the agent behaviour evaluation (~15 min)")
     args = parser.parse_args()
 
     figures: dict = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cores": os.cpu_count()}
@@ -171,6 +175,9 @@ def main() -> None:
         figures["prompt_cache"] = bench_prompt_cache(model_url, letta, cfg)
     if not args.skip_lessons:
         figures.update(bench_lessons(args.lessons))
+    if not args.skip_eval:
+        agent_eval.main(["--out", str(OUT / "agent-eval.json")])
+        figures["agent_eval"] = json.loads((OUT / "agent-eval.json").read_text())["results"][0]["summary"]
     OUT.mkdir(exist_ok=True)
     (OUT / "benchmark.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))

@@ -208,3 +208,29 @@ def test_letta_loop_instructions_are_left_out_of_the_prompt():
     system = "<base_instructions>Be kind.\\n" + cf.LOOP_INSTRUCTIONS + "\\n</base_instructions>"
     prompt = cf.render_prompt([{"role": "system", "content": system}], None)
     assert "Be kind." in prompt and "To continue: call another tool" not in prompt
+
+
+def test_the_prompt_shows_tools_compactly_and_only_what_the_grammar_allows():
+    search = {
+        "type": "function",
+        "function": {
+            "name": "conversation_search",
+            "description": "Search prior conversation history.\n\nExamples:\n    conversation_search(query='x')\n\nReturns:\n    str: hits",
+            "parameters": {"type": "object", "properties": {"query": {"type": "string"}, "limit": {"type": "integer"}}, "required": []},
+        },
+    }
+    shown = cf.prompt_tool(search)
+    assert shown["description"] == "Search prior conversation history."
+    # no required argument: the first one is kept, so a search always has a query
+    assert list(shown["parameters"]["properties"]) == ["query"] and shown["parameters"]["required"] == ["query"]
+    prompt = cf.render_prompt([{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hi"}], [search, MEMORY_INSERT])
+    assert "Examples" not in prompt and "limit" not in prompt
+    assert '"enum": ["human", "persona"]' in prompt  # the memory tool's labels, as in the grammar
+
+
+def test_calls_are_compact_json_and_memory_text_is_bounded():
+    grammar = cf.grammar_for(cf.decide([MEMORY_INSERT], "auto", [], ["human"]))
+    schema = json.loads(grammar.split("%json ", 1)[1].splitlines()[0])
+    assert schema["x-guidance"]["whitespace_flexible"] is False
+    args = schema["anyOf"][0]["properties"]["arguments"]["properties"]
+    assert args["new_string"]["maxLength"] == cf.MAX_MEMORY_TEXT and "maxLength" not in args["label"]

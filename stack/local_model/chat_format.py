@@ -25,6 +25,10 @@ AUTOMATED_USER_PREFIX = "[This is an automated system message hidden from the us
 MEMORY_TOOLS = {"memory_insert", "memory_replace", "memory_rethink", "memory_append", "core_memory_append", "core_memory_replace"}
 _BLOCK_LABEL = re.compile(r"^<([A-Za-z0-9_][A-Za-z0-9_\-]*)>\s*\n<(?:description|metadata|value)>", re.MULTILINE)
 
+# The longest text a memory tool may write in one call: a fact is a sentence. Without a limit, greedy decoding can
+# ramble inside the string ("I love green art. I love green tea. ...") until the token limit cuts the call off.
+MAX_MEMORY_TEXT = 400
+
 # After this many tool calls since the user's last message the model must answer in text: a safety net for
 # small models that otherwise keep calling tools; far above what a lesson's three-step pipeline needs.
 MAX_TOOL_CALLS_PER_TURN = 8
@@ -53,18 +57,42 @@ def content_text(content) -> str:
     return "".join(part.get("text", "") for part in content if isinstance(part, dict))
 
 
-def tools_preamble(tools: list[dict]) -> str:
-    """Describe the tools the way Qwen2.5 was trained to see them."""
-    lines = [json.dumps(t.get("function", t), ensure_ascii=False) for t in tools]
-    return (
-        "# Tools\n\nYou may call one function to assist with the user query, or answer the user directly in plain text.\n\n"
-        "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
-        + "\n".join(lines)
-        + "\n</tools>\n\nTo call a function, reply with only a JSON object with the function name and arguments:\n"
-        '{"name": <function-name>, "arguments": <args-json-object>}\n'
-        "When a function can do what the user asks, reply with that JSON object only, with no explanation. "
-        "Otherwise, answer in plain text."
-    )
+# How the tools are presented: Qwen2.5's layout (signatures inside <tools>), with one JSON object as the call.
+# (Qwen's own <tool_call> wrapper is a special token that the grammar engine cannot name, so calls are bare JSON.)
+TOOLS_HEADER = (
+    "# Tools\n\nYou may call one function to assist with the user query, or answer the user directly in plain text.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
+)
+TOOLS_FOOTER = (
+    "\n</tools>\n\nTo call a function, reply with only a JSON object with the function name and arguments:\n"
+    '{"name": <function-name>, "arguments": <args-json-object>}\n'
+    "When a function can do what the user asks, reply with that JSON object only, with no explanation. "
+    "Otherwise, answer in plain text."
+)
+
+# A docstring's sections after its summary: worked examples (with made-up labels such as "customer", which small
+# models copy), argument lists the schema already gives, and return types.
+_DOC_SECTIONS = re.compile(r"\n\s*(?:Examples?|Args|Arguments|Parameters|Returns?|Raises|Notes?)\s*:", re.IGNORECASE)
+
+
+def short_description(text: str | None) -> str:
+    """A tool description without its examples and argument sections, on one line."""
+    summary = _DOC_SECTIONS.split(text or "", maxsplit=1)[0]
+    return " ".join(summary.split())
+
+
+def prompt_tool(tool: dict, labels: list[str] | None = None) -> dict:
+    """What the prompt shows of a tool: its name, the summary of its description, and exactly the arguments the
+    grammar lets the model write (so the model never sees an argument it cannot use)."""
+    fn = tool.get("function", tool)
+    params = {k: v for k, v in _call_arguments(fn, labels or []).items() if k != "additionalProperties"}
+    return {"name": fn["name"], "description": short_description(fn.get("description")), "parameters": params}
+
+
+def tools_preamble(tools: list[dict], labels: list[str] | None = None) -> str:
+    """The tools section of the system prompt, in Qwen2.5's trained format, compact (about 100 tokens a tool)."""
+    lines = [json.dumps(prompt_tool(t, labels), ensure_ascii=False) for t in tools]
+    return TOOLS_HEADER + "\n".join(lines) + TOOLS_FOOTER
 
 
 def _turn(role: str, text: str) -> str:
@@ -91,6 +119,7 @@ def render_prompt(messages: list[dict], tools: list[dict] | None, stable_prefix:
     """
     out: list[str] = []
     first_system = True
+    labels = memory_labels(messages)
     for message in messages:
         role = message.get("role")
         text = content_text(message.get("content"))
@@ -99,9 +128,9 @@ def render_prompt(messages: list[dict], tools: list[dict] | None, stable_prefix:
             text = text.replace(LOOP_INSTRUCTIONS, "")
             static, dynamic = split_system(text) if stable_prefix else (text, "")
             pieces = (
-                [static, tools_preamble(tools) if tools else "", dynamic]
+                [static, tools_preamble(tools, labels) if tools else "", dynamic]
                 if stable_prefix
-                else [text, tools_preamble(tools) if tools else ""]
+                else [text, tools_preamble(tools, labels) if tools else ""]
             )
             out.append(_turn("system", "\n\n".join(p for p in pieces if p)))
         elif role in ("system", "developer"):
@@ -113,7 +142,7 @@ def render_prompt(messages: list[dict], tools: list[dict] | None, stable_prefix:
         else:
             out.append(_turn("user", text))
     if first_system and tools:
-        out.insert(0, _turn("system", tools_preamble(tools)))
+        out.insert(0, _turn("system", tools_preamble(tools, labels)))
     out.append("<|im_start|>assistant\n")
     return "".join(out)
 
@@ -169,21 +198,28 @@ def memory_values(messages: list[dict]) -> dict[str, str]:
     return values
 
 
+def _call_arguments(fn: dict, labels: list[str]) -> dict:
+    """The JSON schema of the arguments the model may write for one tool."""
+    params = fn.get("parameters") or {"type": "object", "properties": {}}
+    props = params.get("properties", {})
+    # Only required arguments: small models fill optional ones with invented values (say, search tags that
+    # match nothing), and every optional argument has a default on the server side. A tool with no required
+    # argument keeps its first one (conversation_search's query): an empty call to a search finds nothing useful.
+    required = params.get("required") or list(props)[:1]
+    kept = {k: v for k, v in props.items() if k in required}
+    if fn["name"] in MEMORY_TOOLS:
+        kept = {k: {**v, "maxLength": MAX_MEMORY_TEXT} if v.get("type") == "string" else v for k, v in kept.items()}
+        if labels and "label" in kept:
+            label = {k: v for k, v in kept["label"].items() if k not in ("type", "maxLength")}
+            kept["label"] = {**label, "enum": labels}
+    return {"type": "object", "properties": kept, "required": [k for k in required if k in kept], "additionalProperties": False}
+
+
 def _call_schema(tool: dict, labels: list[str]) -> dict:
     fn = tool.get("function", tool)
-    params = fn.get("parameters") or {"type": "object", "properties": {}}
-    # Only required arguments: small models fill optional ones with invented values (say, search tags that
-    # match nothing), and every optional argument has a default on the server side.
-    required = params.get("required", [])
-    kept = {k: v for k, v in params.get("properties", {}).items() if k in required}
-    params = {**params, "properties": kept, "additionalProperties": False}
-    if fn["name"] in MEMORY_TOOLS and labels and "label" in params.get("properties", {}):
-        label = {**params["properties"]["label"], "enum": labels}
-        label.pop("type", None)
-        params = {**params, "properties": {**params["properties"], "label": label}}
     return {
         "type": "object",
-        "properties": {"name": {"const": fn["name"]}, "arguments": params},
+        "properties": {"name": {"const": fn["name"]}, "arguments": _call_arguments(fn, labels)},
         "required": ["name", "arguments"],
         "additionalProperties": False,
     }
@@ -237,17 +273,22 @@ def steer_away(decision: Decision, names: set[str]) -> Decision | None:
 TEXT_ONLY_GRAMMAR = "%llguidance {}\nstart: TEXT\nTEXT: /[^{<`\\s][\\s\\S]*/\n"
 
 
+# Compact JSON: with the schema's default flexible whitespace, greedy decoding can emit newlines inside a call
+# until the token limit (seen with conversation_search, whose arguments were an empty object).
+_COMPACT_JSON = {"whitespace_flexible": False, "key_separator": ": ", "item_separator": ", "}
+
+
 def grammar_for(decision: Decision) -> str | None:
     """An llguidance (Lark) grammar: plain text, or one JSON tool call that matches a tool's schema."""
     if not decision.constrained:
         return TEXT_ONLY_GRAMMAR if decision.text_only else None
-    schema = {"anyOf": [_call_schema(t, decision.labels) for t in decision.tools]}
-    call = f"call: %json {json.dumps(schema)}"
+    schema = {"anyOf": [_call_schema(t, decision.labels) for t in decision.tools], "x-guidance": _COMPACT_JSON}
+    call = "call: %json " + json.dumps(schema) + "\n"
     if decision.allow_text:
-        # A call starts with "{"; text may not start with "{", "<" or "`" (these models otherwise write a
-        # call as text, or fence it), so the first token says which of the two the model chose.
-        return "%llguidance {}\nstart: call | TEXT\nTEXT: /[^{<`\\s][\\s\\S]*/\n" + call + "\n"
-    return "%llguidance {}\nstart: call\n" + call + "\n"
+        # A call starts with "{"; text may not start with "{", "<" or "`" (these models otherwise write a call as
+        # text, or fence it), so the first token says which of the two the model chose.
+        return "%llguidance {}\nstart: call | TEXT\nTEXT: /[^{<`\\s][\\s\\S]*/\n" + call
+    return "%llguidance {}\nstart: call\n" + call
 
 
 @dataclass

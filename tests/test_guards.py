@@ -1,0 +1,76 @@
+"""The model service's second looks at what the small model produced: echo and persona (pure functions)."""
+
+from stack.local_model import chat_format as cf
+from stack.local_model import guards
+
+SYSTEM = {
+    "role": "system",
+    "content": (
+        "<base_instructions>You are a helpful self-improving agent with advanced memory and file system capabilities.</base_instructions>\n"
+        "<memory_blocks>\n<human>\n<description>\nThe human block: Stores key details about the person you are conversing with.\n"
+        "</description>\n<value>\nThe user is called Ada and she loves green tea very much indeed, every single morning.\n"
+        "</value>\n</human>\n"
+        "<persona>\n<value>\nI am brief.\n</value>\n</persona>\n</memory_blocks>"
+    ),
+}
+INSERT = {
+    "type": "function",
+    "function": {
+        "name": "memory_insert",
+        "description": "Insert text.",
+        "parameters": {
+            "type": "object",
+            "properties": {"label": {"type": "string"}, "new_string": {"type": "string"}},
+            "required": ["label", "new_string"],
+        },
+    },
+}
+
+
+def test_an_answer_that_copies_the_instructions_is_an_echo():
+    copied = guards.instructions([SYSTEM], [INSERT])
+    echo = "Sure! You are a helpful self-improving agent with advanced memory and file system capabilities."
+    assert guards.echo_start(echo, copied) == echo.index("You are")
+    assert guards.without_echo(echo, copied) == "Sure!"
+    # the tool instructions count too
+    assert guards.echo_start("To call a function, reply with only a JSON object with the function name", copied) == 0
+
+
+def test_repeating_a_remembered_fact_or_a_short_phrase_is_not_an_echo():
+    copied = guards.instructions([SYSTEM], [INSERT])
+    assert (
+        guards.echo_start("You told me: the user is called Ada and she loves green tea very much indeed, every single morning.", copied)
+        is None
+    )
+    assert guards.echo_start("I have advanced memory, so ask me anything.", copied) is None
+
+
+def test_the_echo_watch_never_sends_a_word_of_the_copy():
+    copied = guards.instructions([SYSTEM], [INSERT])
+    watch = guards.EchoWatch(copied)
+    text = "Hello Ada! You are a helpful self-improving agent with advanced memory and file system capabilities."
+    sent = "".join(watch.feed(piece) for piece in text.split(" ") for piece in (piece + " ",))
+    assert watch.echo_at is not None and sent.strip() == "Hello Ada!"
+    # without a copy everything comes out, most of it before the end
+    watch = guards.EchoWatch(copied)
+    clean = "Green tea is a fine choice for a calm morning, and I will remember that you like it a lot."
+    early = "".join(watch.feed(w + " ") for w in clean.split(" "))
+    assert early and early + watch.finish() == clean + " " and watch.echo_at is None
+
+
+def test_a_write_to_persona_is_checked_only_when_a_human_block_exists():
+    to_persona = cf.Reply(None, {"name": "memory_insert", "arguments": {"label": "persona", "new_string": "I like green."}})
+    to_human = cf.Reply(None, {"name": "memory_insert", "arguments": {"label": "human", "new_string": "Likes green."}})
+    assert guards.persona_write(to_persona, ["persona", "human"])
+    assert not guards.persona_write(to_persona, ["persona"])  # nowhere else to put it
+    assert not guards.persona_write(to_human, ["persona", "human"])
+    question = guards.persona_question("Please remember that my favourite colour is green.", guards.note_of(to_persona))
+    assert "my favourite colour is green" in question and question.endswith("<|im_start|>assistant\n")
+    narrowed = guards.to_human(cf.decide([INSERT], "auto", [], ["persona", "human"]), "memory_insert")
+    schema = cf.grammar_for(narrowed)
+    assert not narrowed.allow_text and '"enum": ["human"]' in schema
+
+
+def test_the_last_user_message_skips_letta_heartbeats():
+    messages = [SYSTEM, {"role": "user", "content": "remember tea"}, {"role": "user", "content": cf.AUTOMATED_USER_PREFIX + " heartbeat"}]
+    assert guards.last_user_text(messages) == "remember tea"
