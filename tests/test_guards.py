@@ -74,3 +74,10 @@ def test_a_write_to_persona_is_checked_only_when_a_human_block_exists():
 def test_the_last_user_message_skips_letta_heartbeats():
     messages = [SYSTEM, {"role": "user", "content": "remember tea"}, {"role": "user", "content": cf.AUTOMATED_USER_PREFIX + " heartbeat"}]
     assert guards.last_user_text(messages) == "remember tea"
+
+
+def test_the_persona_question_shows_what_a_replace_adds():
+    keep = {"label": "persona", "old_string": "I am friendly.", "new_string": "I am friendly. I live in Porto."}
+    assert guards.note_of(cf.Reply(None, {"name": "memory_replace", "arguments": keep})) == "I live in Porto."
+    rewrite = {"label": "persona", "old_string": "I am friendly.", "new_string": "I am formal."}
+    assert guards.note_of(cf.Reply(None, {"name": "memory_replace", "arguments": rewrite})) == "I am formal."

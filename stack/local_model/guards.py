@@ -114,8 +114,12 @@ def persona_question(user_text: str, note: str) -> str:
 
 
 def note_of(reply: cf.Reply) -> str:
+    """What the write adds: a replace that keeps the old text ("I am friendly." -> "I am friendly. I live in
+    Porto.") adds only the rest, and the old persona text would make the question look like one about itself."""
     args = (reply.tool_call or {}).get("arguments") or {}
-    return str(args.get("new_string") or args.get("content") or args.get("new_memory") or "")
+    new = str(args.get("new_string") or args.get("content") or args.get("new_memory") or "")
+    old = str(args.get("old_string") or "").strip()
+    return " ".join(new.replace(old, " ").split()) if old and old in new else new
 
 
 def to_human(decision: cf.Decision, tool_name: str) -> cf.Decision:
