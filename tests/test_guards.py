@@ -64,6 +64,9 @@ def test_a_write_to_persona_is_checked_only_when_a_human_block_exists():
     assert guards.persona_write(to_persona, ["persona", "human"])
     assert not guards.persona_write(to_persona, ["persona"])  # nowhere else to put it
     assert not guards.persona_write(to_human, ["persona", "human"])
+    # a sleeptime agent's own persona block is `memory_persona`; it shares the primary agent's `human`
+    sleeptime = cf.Reply(None, {"name": "memory_insert", "arguments": {"label": "memory_persona", "new_string": "Exam on Friday."}})
+    assert guards.persona_write(sleeptime, ["memory_persona", "human"])
     question = guards.persona_question("Please remember that my favourite colour is green.", guards.note_of(to_persona))
     assert "my favourite colour is green" in question and question.endswith("<|im_start|>assistant\n")
     narrowed = guards.to_human(cf.decide([INSERT], "auto", [], ["persona", "human"]), "memory_insert")

@@ -191,21 +191,14 @@ def test_the_service_never_reuses_a_connection_llama_cpp_closed_after_a_stream(m
 
     engine_url = httpx.get(model_url.removesuffix("/v1") + "/health").json()["engine_url"]
 
-    async def failures(client: httpx.AsyncClient, tries: int, stop_at_first: bool) -> int:
-        count = 0
+    async def failures(client: httpx.AsyncClient, tries: int) -> int:
         async with client:
-            for _ in range(tries):
-                count += await _stream_then_ask(client)
-                if count and stop_at_first:
-                    break
-        return count
+            return sum([await _stream_then_ask(client) for _ in range(tries)])
 
-    # The failure, reproduced: a pooled client (httpx's defaults, what the service used) meets it, about once
-    # in six tries here; 60 tries miss it with a probability of about 2e-5.
-    pooled = httpx.AsyncClient(base_url=engine_url, timeout=httpx.Timeout(None, connect=10))
-    assert asyncio.run(failures(pooled, 60, stop_at_first=True)) >= 1, "llama.cpp no longer drops the connection: the workaround may go"
-    # The service's own client opens a connection per request and never meets it.
-    assert asyncio.run(failures(llama_http.client(engine_url), 30, stop_at_first=False)) == 0
+    # With a pooled client (httpx's defaults, what the service used) this pattern failed 1 time in 6 on an idle
+    # machine and 3 agent turns in 18 under the evaluation, but 0 in 60 in another run: a race, so it is not
+    # asserted. The service's own client opens a connection per request, which leaves nothing to race.
+    assert asyncio.run(failures(llama_http.client(engine_url), 30)) == 0
 
 
 def test_the_grammar_really_constrains_the_reply(model_url):

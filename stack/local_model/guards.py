@@ -7,8 +7,9 @@
   caught before any of it was sent.
 - Persona: the model files facts the user tells about themselves ("my favourite colour is green") in the
   `persona` block, because it rewrites them in the first person ("I like green"). A write to `persona`
-  is checked with one short yes/no question to the model; when the user was talking about themselves, the write
-  goes to `human` instead.
+  is checked with one short question to the model; when the user was talking about themselves, the write
+  goes to `human` instead. A sleeptime agent's own `memory_persona` holds its instructions, never facts: a
+  write there goes to `human` without asking.
 """
 
 from __future__ import annotations
@@ -96,11 +97,16 @@ PERSONA, HUMAN = "persona", "human"
 PERSONA_GRAMMAR = '%llguidance {}\nstart: "user" | "assistant"\n'
 
 
+def is_persona(label) -> bool:
+    """`persona`, or a sleeptime agent's own `memory_persona` (any label ending in `_persona`)."""
+    return isinstance(label, str) and (label == PERSONA or label.endswith("_" + PERSONA))
+
+
 def persona_write(reply: cf.Reply, labels: list[str]) -> bool:
-    """A memory write aimed at `persona` when a `human` block exists to receive facts about the user."""
+    """A memory write aimed at a persona block when a `human` block exists to receive facts about the user."""
     call = reply.tool_call or {}
     args = call.get("arguments")
-    return call.get("name") in cf.MEMORY_TOOLS and isinstance(args, dict) and args.get("label") == PERSONA and HUMAN in labels
+    return call.get("name") in cf.MEMORY_TOOLS and isinstance(args, dict) and is_persona(args.get("label")) and HUMAN in labels
 
 
 def persona_question(user_text: str, note: str) -> str:

@@ -237,10 +237,11 @@ async def _persona_checked(plan: Plan, reply: cf.Reply, sampling: dict, usage: d
     """A write to `persona` stands only if the model, asked plainly, says the note is about itself."""
     if not guards.persona_write(reply, plan.decision.labels):
         return reply
-    question = guards.persona_question(guards.last_user_text(plan.messages), guards.note_of(reply))
-    verdict = await _generate(question, guards.PERSONA_GRAMMAR, {**sampling, "n_predict": 2, "cache_prompt": False}, usage)
-    if verdict.get("content", "").strip() != "user":
-        return reply
+    if reply.tool_call["arguments"]["label"] == guards.PERSONA:  # a sleeptime agent's memory_persona holds its own
+        question = guards.persona_question(guards.last_user_text(plan.messages), guards.note_of(reply))  # instructions
+        verdict = await _generate(question, guards.PERSONA_GRAMMAR, {**sampling, "n_predict": 2, "cache_prompt": False}, usage)
+        if verdict.get("content", "").strip() != "user":
+            return reply
     to_human = guards.to_human(plan.decision, reply.tool_call["name"])
     result = await _generate(plan.prompt, cf.grammar_for(to_human), sampling, usage)
     return cf.reply_for(result.get("content", ""), to_human)
