@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import os
 import socket
 import time
@@ -34,6 +35,11 @@ from starlette.routing import Route
 
 from . import chat_format as cf
 from . import guards, llama_http
+
+# One JSON line per generation and per guard action in the service's log (.course/logs/model.log): where a turn's
+# seconds went (prompt tokens processed vs reused, decode) and which second looks ran.
+LOG = logging.getLogger("course.model")
+logging.basicConfig(level=logging.INFO, format="%(message)s")
 
 EMBEDDING_NAME = "all-minilm-l6-v2"
 EMBEDDING_DIM = 384
@@ -70,8 +76,11 @@ class Engine:
 
         params = xllamacpp.CommonParams()
         params.model.path = settings.model_path
-        params.n_ctx = settings.context
-        params.n_parallel = 1  # one slot: on two cores, parallel slots only split the same CPU
+        # Two slots of the full context each: the agents' prompts always go to slot AGENT_SLOT (one at a time: on two
+        # cores, parallel decoding only splits the same CPU), the guards' short side questions and prompts without
+        # tools to SIDE_SLOT, so they never evict the agents' cached prompt (a re-read costs ~25 s).
+        params.n_ctx = settings.context * 2
+        params.n_parallel = 2
         params.cpuparams.n_threads = settings.threads
         params.cpuparams_batch.n_threads = settings.threads
         params.port = _free_port()
@@ -94,9 +103,10 @@ class Engine:
         s = self.settings
         temperature = body.get("temperature", 1.0) if s.temperature == "request" else float(s.temperature)
         max_tokens = min(int(body.get("max_tokens") or body.get("max_completion_tokens") or s.max_tokens), s.max_tokens)
-        return {"temperature": temperature, "seed": s.seed, "n_predict": max_tokens, "cache_prompt": True}
+        return {"temperature": temperature, "seed": s.seed, "n_predict": max_tokens, "cache_prompt": True, "id_slot": AGENT_SLOT}
 
 
+AGENT_SLOT, SIDE_SLOT = 0, 1
 ENGINE: Engine | None = None
 
 
@@ -209,11 +219,18 @@ def _payload(prompt: str, grammar: str | None, sampling: dict, stream: bool = Fa
     return payload
 
 
-async def _generate(prompt: str, grammar: str | None, sampling: dict, usage: dict | None = None) -> dict:
+def _log_generation(purpose: str, result: dict) -> None:
+    t = result.get("timings") or {}
+    fields = {k: t.get(k) for k in ("prompt_n", "cache_n", "prompt_ms", "predicted_n", "predicted_ms")}
+    LOG.info(json.dumps({"generation": purpose, **{k: round(v) if isinstance(v, float) else v for k, v in fields.items()}}))
+
+
+async def _generate(prompt: str, grammar: str | None, sampling: dict, usage: dict | None = None, purpose: str = "reply") -> dict:
     response = await engine().http.post("/completion", json=_payload(prompt, grammar, sampling))
     if response.status_code != 200:
         raise RuntimeError(f"llama.cpp answered {response.status_code}: {response.text[:500]}")
     result = response.json()
+    _log_generation(purpose, result)
     if usage is not None:  # a second look's tokens count towards the request's usage
         usage["completion_tokens"] += result.get("tokens_predicted", 0)
     return result
@@ -223,13 +240,13 @@ async def _instead_of_loop(plan: Plan, reply: cf.Reply, sampling: dict, usage: d
     """The loop guard's answer to a call that repeats itself: text when text is allowed; when a call is
     required, a call to a tool not used yet this turn (None when there is no such tool: the reply stands)."""
     if plan.decision.allow_text:
-        result = await _generate(plan.text_prompt, cf.TEXT_ONLY_GRAMMAR, sampling, usage)
+        result = await _generate(plan.prompt, cf.TEXT_ONLY_GRAMMAR, sampling, usage, "loop guard: text")  # cached prompt
         return cf.Reply(guards.without_echo(result.get("content", "").strip(), plan.copied), None)
     used = {name for name, _ in plan.previous} | {reply.tool_call["name"]}
     narrower = cf.steer_away(plan.decision, used)
     if narrower is None:
         return None
-    result = await _generate(plan.prompt, cf.grammar_for(narrower), sampling, usage)
+    result = await _generate(plan.prompt, cf.grammar_for(narrower), sampling, usage, "loop guard: another tool")
     return cf.reply_for(result.get("content", ""), narrower)
 
 
@@ -239,18 +256,20 @@ async def _persona_checked(plan: Plan, reply: cf.Reply, sampling: dict, usage: d
         return reply
     if reply.tool_call["arguments"]["label"] == guards.PERSONA:  # a sleeptime agent's memory_persona holds its own
         question = guards.persona_question(guards.last_user_text(plan.messages), guards.note_of(reply))  # instructions
-        verdict = await _generate(question, guards.PERSONA_GRAMMAR, {**sampling, "n_predict": 2, "cache_prompt": False}, usage)
+        short = {**sampling, "n_predict": 2, "id_slot": SIDE_SLOT}
+        verdict = await _generate(question, guards.PERSONA_GRAMMAR, short, usage, "persona question")
         if verdict.get("content", "").strip() != "user":
             return reply
     to_human = guards.to_human(plan.decision, reply.tool_call["name"])
-    result = await _generate(plan.prompt, cf.grammar_for(to_human), sampling, usage)
+    result = await _generate(plan.prompt, cf.grammar_for(to_human), sampling, usage, "persona: write to human")
     return cf.reply_for(result.get("content", ""), to_human)
 
 
 async def _answer_again(plan: Plan, echoed: str, sampling: dict, usage: dict) -> str:
     """An answer that copied the instructions, answered again without them in the prompt; whatever still copies
     them is cut off."""
-    result = await _generate(plan.text_prompt, cf.TEXT_ONLY_GRAMMAR, sampling, usage)
+    side = {**sampling, "id_slot": SIDE_SLOT}
+    result = await _generate(plan.text_prompt, cf.TEXT_ONLY_GRAMMAR, side, usage, "echo: answer again")
     again = guards.without_echo(result.get("content", "").strip(), plan.copied)
     return again or guards.without_echo(echoed, plan.copied) or "Sorry, I lost my thread there. Could you say that again?"
 
@@ -351,7 +370,9 @@ async def _stream(body: dict, completion_id: str, created: int):
                 yield _chunk(completion_id, created, {"content": safe})
             if event.get("stop"):
                 usage = {"prompt_tokens": event.get("tokens_evaluated", 0), "completion_tokens": event.get("tokens_predicted", 0)}
+                _log_generation("reply (streamed)", event)
             if watch.echo_at is not None:  # it started copying its prompt: stop generating (closing cancels it)
+                LOG.info(json.dumps({"generation": "reply (streamed)", "stopped": "echo"}))
                 break
     if streaming_text:
         if watch.echo_at is None:
