@@ -240,8 +240,12 @@ async def _instead_of_loop(plan: Plan, reply: cf.Reply, sampling: dict, usage: d
     """The loop guard's answer to a call that repeats itself: text when text is allowed; when a call is
     required, a call to a tool not used yet this turn (None when there is no such tool: the reply stands)."""
     if plan.decision.allow_text:
-        result = await _generate(plan.prompt, cf.TEXT_ONLY_GRAMMAR, sampling, usage, "loop guard: text")  # cached prompt
-        return cf.Reply(guards.without_echo(result.get("content", "").strip(), plan.copied), None)
+        # From the prompt without tool instructions, in the side slot: from the agent's cached prompt the model
+        # often "answered" with those instructions (350 tokens, 18 s, then answered again anyway). An echo left
+        # is caught where every text answer is (never emptied here: that ended two evaluation turns with nothing).
+        side = {**sampling, "id_slot": SIDE_SLOT}
+        result = await _generate(plan.text_prompt, cf.TEXT_ONLY_GRAMMAR, side, usage, "loop guard: text")
+        return cf.Reply(result.get("content", "").strip(), None)
     used = {name for name, _ in plan.previous} | {reply.tool_call["name"]}
     narrower = cf.steer_away(plan.decision, used)
     if narrower is None:
@@ -291,8 +295,8 @@ async def _complete(body: dict) -> tuple[cf.Reply, dict]:
     reply = cf.reply_for(result.get("content", ""), plan.decision)
     usage = {"prompt_tokens": result.get("tokens_evaluated", 0), "completion_tokens": result.get("tokens_predicted", 0)}
     reply = await _second_look(plan, reply, sampling, usage)
-    if reply.content and guards.echo_start(reply.content, plan.copied) is not None:
-        reply = cf.Reply(await _answer_again(plan, reply.content, sampling, usage), None)
+    if not reply.tool_call and (not reply.content or guards.echo_start(reply.content, plan.copied) is not None):
+        reply = cf.Reply(await _answer_again(plan, reply.content or "", sampling, usage), None)
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     usage["timings"] = result.get("timings", {})  # llama.cpp's own figures: prompt_n, prompt_per_second, ...
     return reply, usage
@@ -383,12 +387,13 @@ async def _stream(body: dict, completion_id: str, created: int):
         reply = cf.Reply(text.strip(), None)
     else:
         reply = await _second_look(plan, cf.reply_for(text, plan.decision), sampling, usage)
-        if reply.content:
+        if not reply.tool_call:
             # Held back because it started like a JSON call but is none (cut off at the token limit), or the loop
             # guard's answer: sent as the answer rather than ending the turn with nothing.
-            content = reply.content
-            if guards.echo_start(content, plan.copied) is not None:
+            content = reply.content or ""
+            if not content or guards.echo_start(content, plan.copied) is not None:
                 content = await _answer_again(plan, content, sampling, usage)
+            reply = cf.Reply(content, None)
             yield _chunk(completion_id, created, {"content": content})
     calls = reply.openai_tool_calls()
     if calls:
