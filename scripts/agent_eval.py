@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import re
 import statistics
 import sys
 import time
@@ -34,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from helpers.client import client as course_client  # noqa: E402
 from helpers.lesson import delete_agents  # noqa: E402
 from helpers.settings import settings  # noqa: E402
+from stack.local_model import chat_format, guards  # noqa: E402  (pure Python: no model needed to import them)
 
 DATA = ROOT / "data" / "agent_eval.json"
 OUT = ROOT / "output" / "agent-eval.json"
@@ -108,21 +108,12 @@ TOOLS = {f.__name__: f for f in (club_opening_hours, order_status, convert_tempe
 # ------------------------------------------------------------------ scoring (pure)
 
 
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
-
-
-def ngrams(text: str, n: int = ECHO_WORDS) -> set[tuple[str, ...]]:
-    w = words(text)
-    return {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
-
-
 def is_echo(answer: str, references: list[str]) -> bool:
     """The answer repeats the prompt: a markup tag of it, or ECHO_WORDS words in a row from a reference text."""
     if any(marker in answer for marker in ECHO_MARKERS):
         return True
-    said = ngrams(answer)
-    return any(said & ngrams(ref) for ref in references)
+    said = guards.ngrams(answer, ECHO_WORDS)
+    return any(said & guards.ngrams(ref, ECHO_WORDS) for ref in references)
 
 
 def holds(text: str, term: str) -> bool:
@@ -141,12 +132,7 @@ def instructions_of(system: str, blocks: dict[str, str]) -> str:
 
 def service_instructions() -> str:
     """The course model service's tool instructions, which a text answer must not repeat either."""
-    try:
-        from stack.local_model import chat_format
-
-        return chat_format.tools_preamble([])
-    except ImportError:  # the service is not part of this checkout's stack (a hosted model)
-        return ""
+    return chat_format.tools_preamble([])
 
 
 @dataclass

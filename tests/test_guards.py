@@ -28,7 +28,7 @@ INSERT = {
 
 
 def test_an_answer_that_copies_the_instructions_is_an_echo():
-    copied = guards.instructions([SYSTEM], [INSERT])
+    copied = guards.instructions([SYSTEM], [INSERT], cf.memory_values([SYSTEM]))
     echo = "Sure! You are a helpful self-improving agent with advanced memory and file system capabilities."
     assert guards.echo_start(echo, copied) == echo.index("You are")
     assert guards.without_echo(echo, copied) == "Sure!"
@@ -37,7 +37,7 @@ def test_an_answer_that_copies_the_instructions_is_an_echo():
 
 
 def test_repeating_a_remembered_fact_or_a_short_phrase_is_not_an_echo():
-    copied = guards.instructions([SYSTEM], [INSERT])
+    copied = guards.instructions([SYSTEM], [INSERT], cf.memory_values([SYSTEM]))
     assert (
         guards.echo_start("You told me: the user is called Ada and she loves green tea very much indeed, every single morning.", copied)
         is None
@@ -46,7 +46,7 @@ def test_repeating_a_remembered_fact_or_a_short_phrase_is_not_an_echo():
 
 
 def test_the_echo_watch_never_sends_a_word_of_the_copy():
-    copied = guards.instructions([SYSTEM], [INSERT])
+    copied = guards.instructions([SYSTEM], [INSERT], cf.memory_values([SYSTEM]))
     watch = guards.EchoWatch(copied)
     text = "Hello Ada! You are a helpful self-improving agent with advanced memory and file system capabilities."
     sent = "".join(watch.feed(piece) for piece in text.split(" ") for piece in (piece + " ",))

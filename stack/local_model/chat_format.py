@@ -90,7 +90,7 @@ def prompt_tool(tool: dict, labels: list[str] | None = None) -> dict:
 
 
 def tools_preamble(tools: list[dict], labels: list[str] | None = None) -> str:
-    """The tools section of the system prompt, in Qwen2.5's trained format, compact (about 100 tokens a tool)."""
+    """The tools section of the system prompt, in Qwen2.5's layout, compact (about 100 tokens a tool)."""
     lines = [json.dumps(prompt_tool(t, labels), ensure_ascii=False) for t in tools]
     return TOOLS_HEADER + "\n".join(lines) + TOOLS_FOOTER
 
@@ -212,7 +212,8 @@ def _call_arguments(fn: dict, labels: list[str]) -> dict:
         if labels and "label" in kept:
             label = {k: v for k, v in kept["label"].items() if k not in ("type", "maxLength")}
             kept["label"] = {**label, "enum": labels}
-    return {"type": "object", "properties": kept, "required": [k for k in required if k in kept], "additionalProperties": False}
+    # The schema's other keys stay: nested arguments (lesson 03's Pydantic models) refer to its "$defs".
+    return {**params, "properties": kept, "required": [k for k in required if k in kept], "additionalProperties": False}
 
 
 def _call_schema(tool: dict, labels: list[str]) -> dict:

@@ -31,11 +31,11 @@ def ngrams(text: str, n: int = ECHO_WORDS) -> set[tuple[str, ...]]:
     return {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
 
 
-def instructions(messages: list[dict], tools: list[dict] | None) -> set[tuple[str, ...]]:
-    """The word runs of everything an answer must not copy: the system message without its block values (a
-    remembered fact may be repeated), and the tool instructions."""
+def instructions(messages: list[dict], tools: list[dict] | None, memory: dict[str, str]) -> set[tuple[str, ...]]:
+    """The word runs of everything an answer must not copy: the system message without its block values
+    (`memory`, from cf.memory_values: a remembered fact may be repeated), and the tool instructions."""
     system = next((cf.content_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer")), "")
-    for value in cf.memory_values(messages).values():
+    for value in memory.values():
         if value.strip():
             system = system.replace(value, " ")
     return ngrams(system) | ngrams(cf.tools_preamble(tools or [], cf.memory_labels(messages)))

@@ -209,7 +209,8 @@ def _plan(body: dict) -> Plan:
     previous = cf.calls_since_last_user(messages)
     decision = cf.decide(tools, body.get("tool_choice", "auto"), previous, cf.memory_labels(messages))
     prompt = cf.render_prompt(messages, tools if decision.constrained else None, body.get("x_stable_prefix", True))
-    return Plan(decision, prompt, previous, cf.memory_values(messages), messages, guards.instructions(messages, tools))
+    memory = cf.memory_values(messages)
+    return Plan(decision, prompt, previous, memory, messages, guards.instructions(messages, tools, memory))
 
 
 def _payload(prompt: str, grammar: str | None, sampling: dict, stream: bool = False) -> dict:
@@ -258,8 +259,9 @@ async def _persona_checked(plan: Plan, reply: cf.Reply, sampling: dict, usage: d
     """A write to `persona` stands only if the model, asked plainly, says the note is about itself."""
     if not guards.persona_write(reply, plan.decision.labels):
         return reply
-    if reply.tool_call["arguments"]["label"] == guards.PERSONA:  # a sleeptime agent's memory_persona holds its own
-        question = guards.persona_question(guards.last_user_text(plan.messages), guards.note_of(reply))  # instructions
+    # Asked only for `persona`: a sleeptime agent's `memory_persona` holds its own instructions, never facts.
+    if reply.tool_call["arguments"]["label"] == guards.PERSONA:
+        question = guards.persona_question(guards.last_user_text(plan.messages), guards.note_of(reply))
         short = {**sampling, "n_predict": 2, "id_slot": SIDE_SLOT}
         verdict = await _generate(question, guards.PERSONA_GRAMMAR, short, usage, "persona question")
         if verdict.get("content", "").strip() != "user":
@@ -279,11 +281,14 @@ async def _answer_again(plan: Plan, echoed: str, sampling: dict, usage: dict) ->
 
 
 async def _second_look(plan: Plan, reply: cf.Reply, sampling: dict, usage: dict) -> cf.Reply:
-    """The loop guard, then the persona check on a call (both paths; the echo check on text is path-specific)."""
+    """The loop guard, then the persona check on a call, or the echo check on text: what a whole reply (not one
+    streamed as it came) may become. A text reply is never empty: that would end the turn with nothing."""
     if plan.is_loop(reply) and (instead := await _instead_of_loop(plan, reply, sampling, usage)):
         reply = instead
     if reply.tool_call:
-        reply = await _persona_checked(plan, reply, sampling, usage)
+        return await _persona_checked(plan, reply, sampling, usage)
+    if not reply.content or guards.echo_start(reply.content, plan.copied) is not None:
+        return cf.Reply(await _answer_again(plan, reply.content or "", sampling, usage), None)
     return reply
 
 
@@ -295,8 +300,6 @@ async def _complete(body: dict) -> tuple[cf.Reply, dict]:
     reply = cf.reply_for(result.get("content", ""), plan.decision)
     usage = {"prompt_tokens": result.get("tokens_evaluated", 0), "completion_tokens": result.get("tokens_predicted", 0)}
     reply = await _second_look(plan, reply, sampling, usage)
-    if not reply.tool_call and (not reply.content or guards.echo_start(reply.content, plan.copied) is not None):
-        reply = cf.Reply(await _answer_again(plan, reply.content or "", sampling, usage), None)
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     usage["timings"] = result.get("timings", {})  # llama.cpp's own figures: prompt_n, prompt_per_second, ...
     return reply, usage
@@ -387,14 +390,10 @@ async def _stream(body: dict, completion_id: str, created: int):
         reply = cf.Reply(text.strip(), None)
     else:
         reply = await _second_look(plan, cf.reply_for(text, plan.decision), sampling, usage)
-        if not reply.tool_call:
+        if reply.content:
             # Held back because it started like a JSON call but is none (cut off at the token limit), or the loop
-            # guard's answer: sent as the answer rather than ending the turn with nothing.
-            content = reply.content or ""
-            if not content or guards.echo_start(content, plan.copied) is not None:
-                content = await _answer_again(plan, content, sampling, usage)
-            reply = cf.Reply(content, None)
-            yield _chunk(completion_id, created, {"content": content})
+            # guard's answer: sent whole now.
+            yield _chunk(completion_id, created, {"content": reply.content})
     calls = reply.openai_tool_calls()
     if calls:
         delta = {"tool_calls": [{"index": 0, **calls[0]}]}
