@@ -4,6 +4,7 @@ Every helper is short on purpose: open the module to see exactly what it does wi
 """
 
 from helpers.client import CourseSetupError, client, wait_for_server
+from helpers.context_window import context_snapshot, show_context
 from helpers.lesson import Lesson
 from helpers.render import format_message, messages_of, show, show_stream
 from helpers.settings import Settings, settings, use
@@ -19,10 +20,12 @@ __all__ = [
     "Settings",
     "UserDirectory",
     "client",
+    "context_snapshot",
     "format_message",
     "messages_of",
     "settings",
     "show",
+    "show_context",
     "show_stream",
     "side_by_side",
     "use",

@@ -1,10 +1,10 @@
 """How the model service talks to its in-process llama.cpp server (httpx only, so the tests can use it too).
 
-llama.cpp's HTTP server may close a connection right after a streamed reply without saying so. A pooled client
-then sends the next request into the closed socket and gets "Server disconnected without sending a response";
-the service used to do exactly that when its loop guard asked again right after a stream (issue 16's failed
-turns; tests/test_local_model.py reproduces it). A loopback connect costs well under a millisecond, so the
-service keeps no connection alive.
+llama.cpp's HTTP server closes the connection after every streamed reply, although the reply allowed keep-alive
+(tests/test_local_model.py shows it on a raw socket). A pooled client that sends its next request before the close
+arrives writes into a dying socket and gets "Server disconnected without sending a response": the service did
+exactly that when its guards asked again right after a stream (issue 16's failed turns). A loopback connect costs
+well under a millisecond, so the service keeps no connection alive.
 """
 
 from __future__ import annotations

@@ -1,0 +1,68 @@
+"""helpers.context_window against the real server: its figures are the server's, edits show, and it draws.
+
+No model turn: the overview is computed by the server without calling the model.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from helpers import Lesson
+from helpers.context_window import PARTS, context_snapshot, describe
+
+pytestmark = pytest.mark.stack
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def agent(letta):
+    lesson = Lesson("t-context", letta=letta)
+    lesson.cleanup()
+    yield lesson.create_agent(
+        "seen",
+        memory_blocks=[{"label": "persona", "value": "I am a tutor."}, {"label": "human", "value": "The learner is new."}],
+    )
+    lesson.cleanup()
+
+
+def test_the_figures_are_the_servers_overview(letta, agent):
+    overview = letta.get(f"/v1/agents/{agent.id}/context", cast_to=object)
+    shot = context_snapshot(agent.id, letta=letta)
+    assert shot.tokens == {field: overview[field] for field, _ in PARTS}
+    assert shot.used == overview["context_window_size_current"] > 0
+    assert shot.window == overview["context_window_size_max"] == agent.llm_config.context_window
+    assert shot.tools == tuple(sorted(t.name for t in letta.agents.retrieve(agent.id, include=["agent.tools"]).tools))
+    assert [b.label for b in shot.blocks] == ["human", "persona"]
+    # A fresh agent with the default tools: their schemas, not its memory, take most of the window's use.
+    assert shot.tokens["num_tokens_functions_definitions"] > shot.tokens["num_tokens_core_memory"]
+
+
+def test_a_memory_edit_grows_core_memory_and_is_marked(letta, agent):
+    before = context_snapshot(agent.id, letta=letta)
+    value = "The learner is new. Her name is Ada; she loves green tea and long walks by the sea."
+    letta.agents.blocks.update("human", agent_id=agent.id, value=value)
+    after = context_snapshot(agent.id, letta=letta)
+    assert after.tokens["num_tokens_core_memory"] > before.tokens["num_tokens_core_memory"]
+    assert after.tokens["num_tokens_functions_definitions"] == before.tokens["num_tokens_functions_definitions"]
+    text = describe(after, since=before)
+    assert "<human> 83/" in text and "[changed]" in text and text.count("[changed]") == 1
+
+
+def test_a_notebook_gets_a_picture_and_a_script_a_table(agent, tmp_path):
+    code = f"from helpers.context_window import show_context\nshow_context({agent.id!r})"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    outputs = nb.cells[0].outputs
+    image = next(o for o in outputs if "image/png" in o.get("data", {}))
+    assert image["data"]["image/png"].startswith("iVBORw0KGgo")  # base64 of the PNG signature
+    assert "tool schemas" in image["data"]["text/plain"]  # the fallback rides along in the same output
+    assert any("core memory (in the window" in o.get("text", "") for o in outputs)
+
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "tool schemas" in out and "free" in out and "image/png" not in out
