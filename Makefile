@@ -1,6 +1,7 @@
 # The course's two commands:   make course   (stack + JupyterLab)    make test   (the whole test suite)
 PY := .venv/bin/python
 VENV_STAMP := .venv/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
+MERMAID := tests/mermaid/node_modules/.package-lock.json
 
 .PHONY: course test start stop status logs install lint benchmark run-lessons eval
 
@@ -8,6 +9,11 @@ $(VENV_STAMP): requirements.txt
 	python3 -m venv .venv
 	.venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
 	rm -f .venv/.installed-* && touch $(VENV_STAMP)
+
+# Mermaid itself, to parse the lessons' diagrams in the tests (about 15 s, 170 MB in tests/mermaid/node_modules).
+$(MERMAID): tests/mermaid/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js 20+ and npm, to parse the lessons' Mermaid diagrams (Debian: apt install nodejs npm)"; exit 1; }
+	npm ci --prefix tests/mermaid --no-audit --no-fund --loglevel=error
 
 install: $(VENV_STAMP)
 	$(PY) -m stack install
@@ -28,7 +34,7 @@ course: start
 	$(PY) -m stack.lab $(ARGS)
 
 # Starts the stack if it is not running, runs every test and notebook, stops what it started.
-test: $(VENV_STAMP)
+test: $(VENV_STAMP) $(MERMAID)
 	$(PY) -m stack with -- $(PY) -m pytest
 
 # The course runner (starts the stack if needed), e.g.  make run-lessons ARGS="02 05 --model openai/gpt-4.1-mini"

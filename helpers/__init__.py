@@ -5,15 +5,18 @@ Every helper is short on purpose: open the module to see exactly what it does wi
 
 from helpers.client import CourseSetupError, client, wait_for_server
 from helpers.context_window import context_snapshot, show_context
+from helpers.diagrams import show_rules
 from helpers.lesson import Lesson
+from helpers.progress import waiting
 from helpers.render import format_message, messages_of, show, show_stream
 from helpers.settings import Settings, settings, use
 from helpers.user_directory import UserDirectory
-from helpers.widgets import ApprovalPanel, ChatPanel, MemoryInspector, side_by_side
+from helpers.widgets import ApprovalPanel, ChatPanel, ContextView, MemoryInspector, side_by_side
 
 __all__ = [
     "ApprovalPanel",
     "ChatPanel",
+    "ContextView",
     "CourseSetupError",
     "Lesson",
     "MemoryInspector",
@@ -26,8 +29,10 @@ __all__ = [
     "settings",
     "show",
     "show_context",
+    "show_rules",
     "show_stream",
     "side_by_side",
     "use",
+    "waiting",
     "wait_for_server",
 ]

@@ -8,7 +8,7 @@ import httpx
 from letta_client import APIConnectionError, APIStatusError, Letta
 
 from helpers.settings import Settings, settings
-from helpers.turn_log import TurnLogTransport
+from helpers.transport import CourseTransport
 
 
 class CourseSetupError(RuntimeError):
@@ -17,8 +17,8 @@ class CourseSetupError(RuntimeError):
 
 @functools.lru_cache(maxsize=8)
 def _cached_client(cfg: Settings) -> Letta:
-    # The transport logs each agent turn's time and tokens when COURSE_TURN_LOG is set (helpers/turn_log.py).
-    http = httpx.Client(timeout=cfg.timeout, transport=TurnLogTransport())
+    # The transport shows a clock during slow calls and logs each turn when asked to (helpers/transport.py).
+    http = httpx.Client(timeout=cfg.timeout, transport=CourseTransport())
     return Letta(base_url=cfg.base_url, api_key=cfg.token, timeout=cfg.timeout, max_retries=1, http_client=http)
 
 

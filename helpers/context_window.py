@@ -3,7 +3,7 @@
 letta-client 1.7.12 has no method for `GET /v1/agents/{agent_id}/context` (0.16.8 serves it but marks it
 deprecated), so `context_snapshot` calls it through the client's raw `get`, which still sends the base URL and
 password. The overview recompiles the system prompt as a dry run, so it shows the blocks' current values even
-before the agent's next step. Its tool figure counts every attached tool; tool rules filter them per step.
+before the agent's next step. Its tool figure counts every attached tool; at each step tool rules let the model call only some of them.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class ContextSnapshot:
     messages: tuple[tuple[str, str, str], ...]  # (id, role, first words), oldest first, without the system message
     tools: tuple[str, ...]
     summary: str
+    rules: tuple[str, ...]  # the tool rules as the prompt states them
     recall_count: int  # messages the server keeps for the agent (searchable), in the window or not
     archival_count: int
 
@@ -60,8 +61,12 @@ class ContextSnapshot:
 def _text_of(message: dict) -> str:
     parts = [c.get("text") or "" for c in message.get("content") or [] if isinstance(c, dict)]
     calls = [f"{(c.get('function') or {}).get('name')}(…)" for c in message.get("tool_calls") or []]
-    text = " ".join(" ".join(parts + calls).split())
-    return text if len(text) <= FOLD else text[: FOLD - 1] + "…"
+    return _fold(" ".join(parts + calls))
+
+
+def _rules_of(section: str) -> list[str]:
+    # The server writes each rule as <tool_rule>text</tool_rule> inside a <tool_usage_rules> section.
+    return [" ".join(part.split("</tool_rule>")[0].split()) for part in section.split("<tool_rule>")[1:]]
 
 
 def context_snapshot(agent_id: str, conversation_id: str | None = None, letta=None) -> ContextSnapshot:
@@ -80,6 +85,7 @@ def context_snapshot(agent_id: str, conversation_id: str | None = None, letta=No
         messages=tuple((m["id"], m["role"], _text_of(m)) for m in messages[1:]),
         tools=tuple(sorted((t.get("function") or {}).get("name", "?") for t in overview.get("functions_definitions") or [])),
         summary=overview.get("summary_memory") or "",
+        rules=tuple(_rules_of(overview.get("tool_usage_rules") or "")),
         recall_count=overview["num_recall_memory"],
         archival_count=overview["num_archival_memory"],
     )
@@ -125,31 +131,40 @@ def budget_png(shots: list[tuple[str, ContextSnapshot]]) -> bytes:
     return buffer.getvalue()
 
 
-def _fold(text: str) -> str:
+def _fold(text: str, width: int = FOLD) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= FOLD else text[: FOLD - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _where(shot: ContextSnapshot) -> str:
+    return f"conv …{shot.conversation_id[-6:]}" if shot.conversation_id else "default thread"
 
 
 def describe(now: ContextSnapshot, since: ContextSnapshot | None = None) -> str:
-    """The memory section, the messages and the tools as text; with `since`, what changed."""
-    lines = ["core memory (in the window on every step):"]
+    """The memory section, the messages and the tools as text; with `since`, what changed (or, for another
+    conversation of the agent, what differs: `+` marks a message the other window does not hold)."""
+    lines = [f"{_where(now)} compared with {_where(since)}"] if since and since.conversation_id != now.conversation_id else []
+    lines.append("core memory (in the window on every step):")
     before = {b.label: b for b in since.blocks} if since else {}
     for b in now.blocks:
         mark = "" if not since else ("  [new]" if b.label not in before else "  [changed]" if before[b.label].value != b.value else "")
-        lines.append(f"  <{b.label}> {len(b.value):,}/{b.limit:,} chars{mark}  {b.description[:70]}")
+        lines.append(f"  <{b.label}> {len(b.value):,}/{b.limit:,} chars{mark}  {_fold(b.description, 72)}")
         lines.append(f"      {_fold(b.value) or '(empty)'}")
     seen = {m[0] for m in since.messages} if since else set()
     lines.append(f"messages in the window: {len(now.messages)} (the server keeps {now.recall_count} in recall memory, searchable)")
     for mid, role, text in now.messages:
         lines.append(f"  {'+' if since and mid not in seen else ' '} {role:9} {text}")
-    if since:
+    if since and since.conversation_id == now.conversation_id:
         gone = len([m for m in since.messages if m[0] not in {n[0] for n in now.messages}])
         if gone:
             lines.append(f"  ({gone} messages left the window since: compacted into the summary)")
     if now.summary:
         lines.append(f"summary of older messages: {_fold(now.summary)}")
     lines.append(f"archival memory: {now.archival_count} passages, outside the window until a search brings them in")
-    lines.append(f"tools offered: {', '.join(now.tools) or 'none'}")
+    lines.append(f"tools attached: {', '.join(now.tools) or 'none'}")
+    if now.rules:
+        lines.append("tool rules, as the prompt states them (the server also enforces them at each step):")
+        lines += [f"  - {rule}" for rule in now.rules]
     return "\n".join(lines)
 
 
@@ -162,7 +177,12 @@ def show_context(agent_id: str, conversation_id: str | None = None, since: Conte
     from IPython.display import display
 
     now = context_snapshot(agent_id, conversation_id, letta)
-    shots = [("before", since), ("now", now)] if since else [("now", now)]
+    if since is None:
+        shots = [("now", now)]
+    elif since.conversation_id == now.conversation_id:
+        shots = [("before", since), ("now", now)]
+    else:  # two conversations of one agent, side by side
+        shots = [(_where(since), since), (_where(now), now)]
     if get_ipython() is None:  # a plain script or terminal: the table only
         print(budget_table(shots))
     else:  # one output, two forms: the picture where images render (JupyterLab, HTML), the table elsewhere

@@ -174,10 +174,14 @@ def show_stream(stream: Iterable, file=None) -> list:
         if kind == "ping":
             continue
         label, body = describe(chunk)
-        if kind in ("assistant_message", "reasoning_message") and _key(chunk) == last_key:
+        growing = kind in ("assistant_message", "reasoning_message")  # token pieces may follow on this line
+        if growing and _key(chunk) == last_key:
             print(body, end="", file=out, flush=True)  # continuation of the same message
         else:
             print(("\n" if last_key else "") + f"[{label}] {body}", end="", file=out, flush=True)
-        last_key = _key(chunk)
-    print(file=out)
+        if not growing:  # end the line now: what prints next (the turn's clock, say) starts on its own line
+            print(file=out, flush=True)
+        last_key = _key(chunk) if growing else None
+    if last_key:
+        print(file=out)
     return chunks

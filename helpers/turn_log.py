@@ -2,7 +2,7 @@
 
 Off unless COURSE_TURN_LOG names a file (the course runner and the benchmark set it for each lesson). Then every
 POST .../messages (to an agent or a conversation, streamed or not) appends one JSON line once its response has
-been read to the end:
+been read to the end (the course client's transport, helpers/transport.py, calls `write`):
 
     {"path": "/v1/agents/agent-.../messages", "status": 200, "seconds": 12.4,
      "prompt_tokens": 2391, "completion_tokens": 41, "steps": 2}
@@ -14,12 +14,8 @@ Token figures come from the server's own usage report: the `usage` of a JSON res
 from __future__ import annotations
 
 import json
-import os
 import re
-import time
 from pathlib import Path
-
-import httpx
 
 TURN_PATH = re.compile(r"/v1/(agents|conversations)/[^/]+/messages(/stream)?/?$")
 ENV = "COURSE_TURN_LOG"
@@ -47,46 +43,11 @@ def usage_of(body: bytes, content_type: str) -> dict:
     }
 
 
-class _RecordedStream(httpx.SyncByteStream):
-    """Passes the body through unchanged and writes the turn's line when the body has been read."""
-
-    def __init__(self, stream: httpx.SyncByteStream, on_done) -> None:
-        self._stream, self._on_done, self._chunks = stream, on_done, []
-
-    def __iter__(self):
-        for chunk in self._stream:
-            self._chunks.append(chunk)
-            yield chunk
-
-    def close(self) -> None:
-        try:
-            self._stream.close()
-        finally:
-            if self._on_done:
-                self._on_done(b"".join(self._chunks))
-                self._on_done = None
-
-
-class TurnLogTransport(httpx.HTTPTransport):
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        started = time.monotonic()
-        response = super().handle_request(request)
-        path = os.environ.get(ENV)
-        if not path or request.method != "POST" or not TURN_PATH.search(request.url.path):
-            return response
-
-        def write(body: bytes) -> None:
-            line = {
-                "path": request.url.path,
-                "status": response.status_code,
-                "seconds": round(time.monotonic() - started, 3),
-                **usage_of(body, response.headers.get("content-type", "")),
-            }
-            with open(path, "a") as f:
-                f.write(json.dumps(line) + "\n")
-
-        response.stream = _RecordedStream(response.stream, write)
-        return response
+def write(log: str, request_path: str, status: int, seconds: float, body: bytes, content_type: str) -> None:
+    """Append one turn's line to the log file."""
+    line = {"path": request_path, "status": status, "seconds": round(seconds, 3), **usage_of(body, content_type)}
+    with open(log, "a") as f:
+        f.write(json.dumps(line) + "\n")
 
 
 def read(path: str | Path) -> list[dict]:

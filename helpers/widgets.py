@@ -5,6 +5,8 @@
   model writes it, and tool calls, returns and reasoning are shown folded under it.
 * `MemoryInspector(letta, agent_id)`: the agent's memory blocks; `refresh()` re-reads them and highlights what
   changed since the previous refresh.
+* `ContextView(letta, agent_id)`: what the agent's next step will read (the token budget as a picture, the
+  memory, messages and tools); `refresh()` re-reads it and marks what changed.
 * `side_by_side(chat, inspector)`: panels next to each other.
 
 Every button has a method that does exactly what clicking it does (`chat.send(text)`, `approval.approve()`,
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field
 
 import ipywidgets as widgets
 
-from helpers import render
+from helpers import context_window, render
 
 
 def headless() -> bool:
@@ -406,6 +408,48 @@ class MemoryInspector(_Panel):
     def __repr__(self) -> str:
         blocks = ", ".join(f"{label}{'*' if label in self.changed else ''} {self._usage(label)}" for label in self.values)
         return f"MemoryInspector({self.agent_id}: {blocks}; changed={self.changed})"
+
+
+# ---------------------------------------------------------------------------------------------------- context
+
+
+class ContextView(_Panel):
+    """What the agent's next step will read (helpers/context_window.py) as a panel; `refresh()` re-reads it
+    and marks what changed since the previous read. Pass it to a chat panel's `on_turn` to follow every turn."""
+
+    def __init__(self, letta, agent_id: str, conversation_id: str | None = None) -> None:
+        self.letta, self.agent_id, self.conversation_id = letta, agent_id, conversation_id
+        self.previous: context_window.ContextSnapshot | None = None
+        self.now = context_window.context_snapshot(agent_id, conversation_id, letta)
+        self.picture = widgets.Image(format="png")
+        self.details = widgets.HTML()
+        self.status = widgets.HTML()
+        self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
+        _on_click(self.refresh_button, self.refresh, self.status)
+        header = widgets.HTML("<b>Context window</b> <small style='color:#999'>what the next step will read</small>")
+        self.widget = widgets.VBox([widgets.HBox([header, self.refresh_button]), self.picture, self.details, self.status])
+        self._draw()
+
+    def _shots(self) -> list:
+        return [("before", self.previous), ("now", self.now)] if self.previous else [("now", self.now)]
+
+    def _draw(self) -> None:
+        self.picture.value = context_window.budget_png(self._shots())
+        body = html.escape(context_window.describe(self.now, self.previous))
+        self.details.value = f"<div style='white-space:pre-wrap;font-family:monospace;font-size:85%'>{body}</div>"
+
+    def refresh(self) -> context_window.ContextSnapshot:
+        self.previous, self.now = self.now, context_window.context_snapshot(self.agent_id, self.conversation_id, self.letta)
+        self._draw()
+        if headless():
+            print(context_window.budget_table(self._shots()))
+        return self.now
+
+    def text(self) -> str:
+        return context_window.budget_table(self._shots()) + "\n" + context_window.describe(self.now, self.previous)
+
+    def __repr__(self) -> str:
+        return f"ContextView({self.agent_id}: {self.now.used:,} of {self.now.window:,} tokens)"
 
 
 # ---------------------------------------------------------------------------------------------------- layout

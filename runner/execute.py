@@ -18,6 +18,8 @@ from helpers.settings import settings
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+SILENT_S = 5.0  # a cell may run this long with nothing on screen
+_CLOCK_LINE = re.compile(r"[✓✗] [^\n]+ [\d.]+ s")  # what helpers.progress leaves once a wait is over
 
 
 @dataclass
@@ -32,6 +34,7 @@ class LessonResult:
     executed: str  # the executed copy, with every output
     error: dict | None = None  # the first failing cell: {"cell": its number from 1, "source", "ename", "evalue"}
     parameters: dict = field(default_factory=dict)
+    silent_cells: list[int] = field(default_factory=list)  # cells that ran > SILENT_S with no clock (see silent_cells)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -64,6 +67,19 @@ def _first_error(executed: Path, err: Exception) -> dict:
         cell = _lesson_cell_number(executed, err.cell_index)
         return {"cell": cell, "source": err.source, "ename": err.ename, "evalue": _ANSI.sub("", err.evalue)}
     return {"cell": None, "source": "", "ename": type(err).__name__, "evalue": _ANSI.sub("", str(err))}
+
+
+def silent_cells(executed: Path, threshold: float = SILENT_S) -> list[int]:
+    """Cells (numbered as in the lesson) that took longer than `threshold` and left no clock line: in JupyterLab
+    they would have shown nothing while they ran. papermill records each cell's duration in its metadata."""
+    cells = nbformat.read(executed, as_version=4).cells
+    silent = []
+    for index, cell in enumerate(cells):
+        duration = (cell.metadata.get("papermill") or {}).get("duration") or 0
+        text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        if cell.cell_type == "code" and duration > threshold and not _CLOCK_LINE.search(text):
+            silent.append(_lesson_cell_number(executed, index))
+    return silent
 
 
 def model_dir(model: str | None) -> str:
@@ -103,6 +119,7 @@ def run_lesson(notebook: Path, out_dir: Path, parameters: dict | None = None, ti
                 os.environ[key] = value
     turns = turn_log.read(log)
     return LessonResult(
+        silent_cells=silent_cells(executed) if executed.exists() else [],
         lesson=notebook.stem,
         model=parameters.get("MODEL") or settings().model,
         passed=error is None,

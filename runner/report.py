@@ -42,11 +42,12 @@ def tables(results: list[LessonResult]) -> list[tuple[str, list[str], list[list[
                 str(r.turns),
                 f"{r.prompt_tokens:,}",
                 f"{r.completion_tokens:,}",
+                ", ".join(map(str, r.silent_cells)),
                 _error_line(r),
             ]
             for r in rows
         ]
-        header = ["lesson", "result", "wall s", "turns", "prompt tokens", "completion tokens", "first error"]
+        header = ["lesson", "result", "wall s", "turns", "prompt tokens", "completion tokens", "silent cells", "first error"]
         out.append((f"Model: {model}", header, body))
     models = _by_model(results)
     if len(models) > 1:
@@ -73,6 +74,7 @@ def summary(results: list[LessonResult]) -> dict:
         "turns": sum(r.turns for r in results),
         "prompt_tokens": sum(r.prompt_tokens for r in results),
         "completion_tokens": sum(r.completion_tokens for r in results),
+        "silent_cells": {r.lesson: r.silent_cells for r in results if r.silent_cells},
     }
 
 
@@ -97,7 +99,8 @@ def _markdown(results: list[LessonResult], meta: dict) -> str:
             lines += ["", "```", f"{r.error['ename']}: {r.error['evalue']}".rstrip(), "```", ""]
     lines.append(
         "Turns and tokens count the agent turns the lesson's own client asked for (background work such as sleeptime "
-        "runs is not in them). The executed notebooks are next to this report."
+        "runs is not in them). Silent cells ran longer than 5 s and left no clock line (helpers/progress.py): in "
+        "JupyterLab nothing moved on screen while they ran. The executed notebooks are next to this report."
     )
     return "\n".join(lines) + "\n"
 

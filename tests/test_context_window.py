@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from helpers import Lesson
 from helpers.context_window import PARTS, context_snapshot, describe
+from tests.kernel import ROOT, run_cells, texts
 
 pytestmark = pytest.mark.stack
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +53,11 @@ def test_a_memory_edit_grows_core_memory_and_is_marked(letta, agent):
 
 def test_a_notebook_gets_a_picture_and_a_script_a_table(agent, tmp_path):
     code = f"from helpers.context_window import show_context\nshow_context({agent.id!r})"
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
-    outputs = nb.cells[0].outputs
+    (outputs,) = run_cells(code)
     image = next(o for o in outputs if "image/png" in o.get("data", {}))
     assert image["data"]["image/png"].startswith("iVBORw0KGgo")  # base64 of the PNG signature
     assert "tool schemas" in image["data"]["text/plain"]  # the fallback rides along in the same output
-    assert any("core memory (in the window" in o.get("text", "") for o in outputs)
+    assert "core memory (in the window" in texts(outputs)
 
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "tool schemas" in out and "free" in out and "image/png" not in out

@@ -48,6 +48,21 @@ def test_a_passing_lesson_reports_its_turns_and_tokens(run):
     executed = json.loads((out / Path(ok["executed"]).relative_to(Path(ok["executed"]).parents[1])).read_text())
     printed = "".join("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
     assert "seed: 7" in printed, "the SEED parameter reaches the notebook"
+    assert "✓ agent turn: " in printed and ok["silent_cells"] == []  # the course client's clock ran for the turn
+
+
+def test_a_slow_cell_without_a_clock_is_reported_silent(tmp_path, monkeypatch):
+    import nbformat
+    import papermill
+
+    from runner.execute import silent_cells
+
+    cells = ["import time\nfrom helpers.progress import waiting", "time.sleep(1.5)", "with waiting('a wait'):\n    time.sleep(1.5)"]
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), tmp_path / "slow.ipynb")
+    monkeypatch.setenv("COURSE_HEADLESS", "1")
+    root = str(Path(__file__).resolve().parent.parent)
+    papermill.execute_notebook(tmp_path / "slow.ipynb", tmp_path / "ran.ipynb", cwd=root, kernel_name="python3", progress_bar=False)
+    assert silent_cells(tmp_path / "ran.ipynb", threshold=1.0) == [2]
 
 
 def test_a_failing_lesson_reports_its_first_failing_cell_and_the_others_still_run(run):

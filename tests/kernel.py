@@ -1,0 +1,29 @@
+"""Run code cells in a real Jupyter kernel, as a notebook would, and return what each cell showed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cells(*sources: str, env: dict | None = None) -> list[list[dict]]:
+    """Execute the cells in a fresh kernel started in the repository root (with `env` added); each cell's outputs."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    saved = dict(os.environ)
+    os.environ.update(env or {})  # the kernel inherits this process's environment
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return [cell.outputs for cell in nb.cells]
+
+
+def texts(outputs: list[dict]) -> str:
+    """The printed text of one cell's outputs."""
+    return "".join(o.get("text", "") for o in outputs)
