@@ -436,7 +436,7 @@ class ContextView(_Panel):
     def _draw(self) -> None:
         self.picture.value = context_window.budget_png(self._shots())
         body = html.escape(context_window.describe(self.now, self.previous))
-        self.details.value = f"<div style='white-space:pre-wrap;font-family:monospace;font-size:85%'>{body}</div>"
+        self.details.value = f"<pre style='margin:0;font-size:85%;line-height:1.3;white-space:pre-wrap'>{body}</pre>"
 
     def refresh(self) -> context_window.ContextSnapshot:
         self.previous, self.now = self.now, context_window.context_snapshot(self.agent_id, self.conversation_id, self.letta)
