@@ -19,7 +19,7 @@ from helpers.progress import Waiting
 
 SLOW_CALLS = (  # (path pattern of a POST, what the clock says)
     (turn_log.TURN_PATH, "agent turn"),
-    (re.compile(r"/messages/compact/?$"), "compaction: the model summarises older messages"),
+    (re.compile(r"/v1/(conversations/[^/]+/compact|agents/[^/]+/summarize)/?$"), "compaction: the model summarises older messages"),
     (re.compile(r"/tools/[^/]+/run/?$"), "tool run in the server's sandbox"),
 )
 

@@ -8,7 +8,22 @@ import time
 import pytest
 
 from helpers.progress import waiting
+from helpers.transport import slow_call
 from tests.kernel import run_cells, texts
+
+
+def test_the_slow_calls_are_the_sdks_own_paths():
+    import httpx
+
+    def what(path: str, method: str = "POST") -> str | None:
+        return slow_call(httpx.Request(method, "http://letta" + path))
+
+    assert what("/v1/agents/agent-1/messages") == what("/v1/agents/agent-1/messages/stream") == "agent turn"
+    assert what("/v1/conversations/conv-1/messages") == "agent turn"
+    assert what("/v1/conversations/conv-1/compact").startswith("compaction")  # the paths letta-client 1.7.12 sends
+    assert what("/v1/agents/agent-1/summarize").startswith("compaction")
+    assert what("/v1/agents/agent-1/tools/memory_insert/run").startswith("tool run")
+    assert what("/v1/agents/agent-1/messages", "GET") is None and what("/v1/agents/agent-1/messages/async") is None
 
 
 def test_text_form_reports_the_time_and_the_news(capsys, monkeypatch):
