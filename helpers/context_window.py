@@ -3,7 +3,8 @@
 letta-client 1.7.12 has no method for `GET /v1/agents/{agent_id}/context` (0.16.8 serves it but marks it
 deprecated), so `context_snapshot` calls it through the client's raw `get`, which still sends the base URL and
 password. The overview recompiles the system prompt as a dry run, so it shows the blocks' current values even
-before the agent's next step. Its tool figure counts every attached tool; at each step tool rules let the model call only some of them.
+before the agent's next step. Its tool figure counts every attached tool; at each step tool rules let the model
+call only some of them.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ def _rules_of(section: str) -> list[str]:
 def context_snapshot(agent_id: str, conversation_id: str | None = None, letta=None) -> ContextSnapshot:
     """Ask the server what the agent's next step will read (for one conversation, if given)."""
     letta = letta or client()
-    query = {"conversation_id": conversation_id} if conversation_id else None
-    overview = letta.get(f"/v1/agents/{agent_id}/context", options={"params": query} if query else {}, cast_to=object)
+    options = {"params": {"conversation_id": conversation_id}} if conversation_id else {}
+    overview = letta.get(f"/v1/agents/{agent_id}/context", options=options, cast_to=object)
     blocks = letta.agents.blocks.list(agent_id=agent_id, limit=100).items
     messages = overview.get("messages") or []
     return ContextSnapshot(
@@ -89,6 +90,15 @@ def context_snapshot(agent_id: str, conversation_id: str | None = None, letta=No
         recall_count=overview["num_recall_memory"],
         archival_count=overview["num_archival_memory"],
     )
+
+
+def titled(now: ContextSnapshot, since: ContextSnapshot | None = None) -> list[tuple[str, ContextSnapshot]]:
+    """The snapshots to draw, with their bars' titles: now; before and now; or two conversations of one agent."""
+    if since is None:
+        return [("now", now)]
+    if since.conversation_id == now.conversation_id:
+        return [("before", since), ("now", now)]
+    return [(_where(since), since), (_where(now), now)]
 
 
 def _rows(shots: list[tuple[str, ContextSnapshot]]) -> list[tuple[str, list[int]]]:
@@ -177,12 +187,7 @@ def show_context(agent_id: str, conversation_id: str | None = None, since: Conte
     from IPython.display import display
 
     now = context_snapshot(agent_id, conversation_id, letta)
-    if since is None:
-        shots = [("now", now)]
-    elif since.conversation_id == now.conversation_id:
-        shots = [("before", since), ("now", now)]
-    else:  # two conversations of one agent, side by side
-        shots = [(_where(since), since), (_where(now), now)]
+    shots = titled(now, since)
     if get_ipython() is None:  # a plain script or terminal: the table only
         print(budget_table(shots))
     else:  # one output, two forms: the picture where images render (JupyterLab, HTML), the table elsewhere

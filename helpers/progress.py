@@ -10,7 +10,7 @@ page). When the block ends, the label goes and one line stays: "✓ the sleeptim
 "✗ ... after 34.2 s: TimeoutError". Without a front end (papermill, nbmake, a terminal: `widgets.headless()`)
 only the lines are printed, so an executed notebook still records how long each wait took.
 
-The course's client uses it for every agent turn it sends without streaming (helpers/turn_log.py), so a lesson's
+The course client's transport (helpers/transport.py) uses it for every slow call, streamed or not, so a lesson's
 plain `agents.messages.create(...)` shows a clock too; lessons use it directly around their polling loops.
 """
 
@@ -22,12 +22,12 @@ from contextlib import contextmanager
 
 
 class Waiting:
-    def __init__(self, what: str, expect: str | None = None, live: bool | None = None) -> None:
+    def __init__(self, what: str, expect: str | None = None) -> None:
         from helpers.widgets import headless
 
         self.what, self.expect, self.news = what, expect, ""
         self.started = time.monotonic()
-        self.live = (not headless()) if live is None else live
+        self.live = not headless()
         self._stop = threading.Event()
         self._label = None
 

@@ -430,11 +430,8 @@ class ContextView(_Panel):
         self.widget = widgets.VBox([widgets.HBox([header, self.refresh_button]), self.picture, self.details, self.status])
         self._draw()
 
-    def _shots(self) -> list:
-        return [("before", self.previous), ("now", self.now)] if self.previous else [("now", self.now)]
-
     def _draw(self) -> None:
-        self.picture.value = context_window.budget_png(self._shots())
+        self.picture.value = context_window.budget_png(context_window.titled(self.now, self.previous))
         body = html.escape(context_window.describe(self.now, self.previous))
         self.details.value = f"<pre style='margin:0;font-size:85%;line-height:1.3;white-space:pre-wrap'>{body}</pre>"
 
@@ -442,11 +439,12 @@ class ContextView(_Panel):
         self.previous, self.now = self.now, context_window.context_snapshot(self.agent_id, self.conversation_id, self.letta)
         self._draw()
         if headless():
-            print(context_window.budget_table(self._shots()))
+            print(context_window.budget_table(context_window.titled(self.now, self.previous)))
         return self.now
 
     def text(self) -> str:
-        return context_window.budget_table(self._shots()) + "\n" + context_window.describe(self.now, self.previous)
+        shots = context_window.titled(self.now, self.previous)
+        return context_window.budget_table(shots) + "\n" + context_window.describe(self.now, self.previous)
 
     def __repr__(self) -> str:
         return f"ContextView({self.agent_id}: {self.now.used:,} of {self.now.window:,} tokens)"

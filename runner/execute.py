@@ -54,9 +54,8 @@ def lessons(names: list[str] | None = None, folder: Path = NOTEBOOKS) -> list[Pa
     return picked
 
 
-def _lesson_cell_number(executed: Path, index: int) -> int:
-    """The failing cell's number (from 1) in the lesson as committed: papermill adds a cell for the parameters."""
-    cells = nbformat.read(executed, as_version=4).cells
+def _lesson_cell_number(cells: list, index: int) -> int:
+    """A cell's number (from 1) in the lesson as committed: papermill adds a cell for the parameters."""
     injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.metadata.get("tags", [])]
     return index + 1 - sum(1 for i in injected if i < index)
 
@@ -64,7 +63,7 @@ def _lesson_cell_number(executed: Path, index: int) -> int:
 def _first_error(executed: Path, err: Exception) -> dict:
     """Where a run stopped. papermill stops at the first cell that raises, so that cell is the first failure."""
     if isinstance(err, PapermillExecutionError):
-        cell = _lesson_cell_number(executed, err.cell_index)
+        cell = _lesson_cell_number(nbformat.read(executed, as_version=4).cells, err.cell_index)
         return {"cell": cell, "source": err.source, "ename": err.ename, "evalue": _ANSI.sub("", err.evalue)}
     return {"cell": None, "source": "", "ename": type(err).__name__, "evalue": _ANSI.sub("", str(err))}
 
@@ -78,7 +77,7 @@ def silent_cells(executed: Path, threshold: float = SILENT_S) -> list[int]:
         duration = (cell.metadata.get("papermill") or {}).get("duration") or 0
         text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
         if cell.cell_type == "code" and duration > threshold and not _CLOCK_LINE.search(text):
-            silent.append(_lesson_cell_number(executed, index))
+            silent.append(_lesson_cell_number(cells, index))
     return silent
 
 

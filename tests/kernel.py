@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -11,16 +12,23 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_cells(*sources: str, env: dict | None = None) -> list[list[dict]]:
-    """Execute the cells in a fresh kernel started in the repository root (with `env` added); each cell's outputs."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+@contextmanager
+def environment(env: dict | None):
+    """`env` added to this process's environment for the block: a kernel started inside it inherits it."""
     saved = dict(os.environ)
-    os.environ.update(env or {})  # the kernel inherits this process's environment
+    os.environ.update(env or {})
     try:
-        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+        yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def run_cells(*sources: str, env: dict | None = None) -> list[list[dict]]:
+    """Execute the cells in a fresh kernel started in the repository root (with `env` added); each cell's outputs."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    with environment(env):
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
     return [cell.outputs for cell in nb.cells]
 
 

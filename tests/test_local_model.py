@@ -171,6 +171,9 @@ def test_embeddings_in_base64_as_the_openai_sdk_asks(model_url):
     assert len(raw) == 384 * 4 and all(math.isfinite(x) for x in struct.unpack("384f", raw))
 
 
+SAY_HI = "<|im_start|>user\nSay hi<|im_end|>\n<|im_start|>assistant\n"  # a raw llama.cpp prompt in the model's chat template
+
+
 def _closed_after_the_reply(engine_url: str, stream: bool) -> tuple[bool, bool]:
     """One request to llama.cpp on a raw socket (h11 parses HTTP): (did the reply allow keep-alive, did the server
     then close the connection anyway)."""
@@ -179,7 +182,7 @@ def _closed_after_the_reply(engine_url: str, stream: bool) -> tuple[bool, bool]:
     import h11
 
     url = httpx.URL(engine_url)
-    body = json.dumps({"prompt": "<|im_start|>user\nSay hi<|im_end|>\n<|im_start|>assistant\n", "n_predict": 2, "stream": stream}).encode()
+    body = json.dumps({"prompt": SAY_HI, "n_predict": 2, "stream": stream}).encode()
     http = h11.Connection(our_role=h11.CLIENT)
     headers = [("Host", f"{url.host}:{url.port}"), ("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     with socket.create_connection((url.host, url.port), timeout=60) as sock:
@@ -217,7 +220,7 @@ def test_llama_cpp_closes_a_kept_alive_connection_after_a_stream_and_the_service
 
 
 async def _local_ports(client: httpx.AsyncClient, requests: int) -> list:
-    body = {"prompt": "<|im_start|>user\nSay hi<|im_end|>\n<|im_start|>assistant\n", "n_predict": 1}
+    body = {"prompt": SAY_HI, "n_predict": 1}
     ports = []
     async with client:
         for _ in range(requests):

@@ -4,7 +4,6 @@ an edit. Run as a workshop attendee of its own, so a learner's own playground ag
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import papermill
 import pytest
@@ -12,21 +11,16 @@ import pytest
 from helpers import Lesson
 from helpers.settings import settings
 from helpers.widgets import ContextView
-from tests.kernel import ROOT
+from tests.kernel import ROOT, environment
 
 pytestmark = pytest.mark.stack
 ATTENDEE = "test-playground"
 
 
 def run_playground(tmp_path, **parameters) -> None:
-    saved = dict(os.environ)
-    os.environ.update({"COURSE_ATTENDEE": ATTENDEE, "COURSE_HEADLESS": "1"})
-    try:
-        notebook = ROOT / "notebooks" / "playground.ipynb"
+    notebook = ROOT / "notebooks" / "playground.ipynb"
+    with environment({"COURSE_ATTENDEE": ATTENDEE, "COURSE_HEADLESS": "1"}):
         papermill.execute_notebook(notebook, tmp_path / "playground.ipynb", parameters=parameters, cwd=notebook.parent, progress_bar=False)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def test_the_playground_keeps_its_agent_until_asked_to_clean_up(letta, tmp_path):
