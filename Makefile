@@ -3,7 +3,7 @@ PY := .venv/bin/python
 VENV_STAMP := .venv/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
 MERMAID := tests/mermaid/node_modules/.package-lock.json
 
-.PHONY: course test start stop status logs install lint benchmark run-lessons eval
+.PHONY: course test start stop status logs install lint benchmark run-lessons eval site
 
 $(VENV_STAMP): requirements.txt
 	python3 -m venv .venv
@@ -36,6 +36,10 @@ course: start
 # Starts the stack if it is not running, runs every test and notebook, stops what it started.
 test: $(VENV_STAMP) $(MERMAID)
 	$(PY) -m stack with -- $(PY) -m pytest
+
+# The course site from the last course run (`make test` builds and checks it too): output/site/
+site: $(VENV_STAMP) $(MERMAID)
+	$(PY) -m runner.course_site $(ARGS)
 
 # The course runner (starts the stack if needed), e.g.  make run-lessons ARGS="02 05 --model openai/gpt-4.1-mini"
 run-lessons: $(VENV_STAMP)

@@ -103,7 +103,8 @@ def to_html(message, folded: bool = False) -> str:
     head = f'<b style="color:{colour}">{html.escape(label)}</b>'
     if not folded:
         return f'<div style="{style}">{head} {html.escape(body)}</div>'
-    summary = body if len(body) <= 80 else body[:79] + "…"
+    line = " ".join(body.split())  # one line: the summary sits under white-space:pre-wrap
+    summary = line if len(line) <= 80 else line[:79] + "…"
     return f'<details style="{style}"><summary>{head} {html.escape(summary)}</summary>{html.escape(body)}</details>'
 
 

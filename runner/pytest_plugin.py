@@ -1,7 +1,8 @@
 """pytest collects every notebook in notebooks/ as a test and runs it with the course runner (papermill).
 
 So `make test` executes each lesson once, keeps the executed copies in output/course-run/<model>/ and writes the
-runner's report (output/course-run/report.{json,md,html}) at the end of the session, whatever passed or failed.
+runner's report (output/course-run/report.{json,md,html}) after every lesson, whatever passed or failed.
+Tests marked `after_lessons` (the course site's, built from those copies) run after the last lesson.
 A failure shows the first failing cell and its error. With `--nbmake` pytest's nbmake plugin runs the notebooks
 instead, and this plugin steps aside.
 """
@@ -30,6 +31,7 @@ class LessonItem(pytest.Item):
     def runtest(self) -> None:
         result = run_lesson(self.path, OUTPUT / model_dir(None))
         _results.append(result)
+        report.write(_results, OUTPUT, {"models": [settings().model]})  # up to date for what runs next
         if not result.passed:
             raise LessonFailed(result)
 
@@ -50,6 +52,15 @@ class LessonItem(pytest.Item):
 class LessonFile(pytest.File):
     def collect(self):
         yield LessonItem.from_parent(self, name=self.path.name)
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "after_lessons: runs after every lesson (it reads what the lessons produced)")
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    last = [item for item in items if item.get_closest_marker("after_lessons")]
+    items[:] = [item for item in items if item not in last] + last
 
 
 def pytest_collect_file(parent, file_path: Path):
