@@ -266,10 +266,12 @@ class ChatPanel(_Panel):
         finally:
             turn.seconds = time.monotonic() - started
             view.value = _turn_html(turn)
-            self.send_button.disabled, self.status.value = False, ""
-        request = turn.approval_request if turn.stop_reason == "requires_approval" else None
-        if request is not None:
-            self._ask(request)
+            request = turn.approval_request if turn.stop_reason == "requires_approval" and not turn.error else None
+            if request is not None:
+                self._ask(request)  # the panel is on screen before anything is clickable again
+            # While a decision is pending the server refuses new messages, so Send stays off until it is made.
+            self.send_button.disabled = request is not None
+            self.status.value = "<i>decide the approval above to go on</i>" if request is not None else ""
         for callback in self.on_turn:
             callback()
         return turn

@@ -34,7 +34,7 @@ def run(names, models, embedding=None, base_url=None, seed=None, output=DEFAULT_
             mark = "✓" if result.passed else "✗"
             echo(f"  {mark} {result.wall_s:.0f} s, {result.turns} turns" + (f" — {report._error_line(result)}" if result.error else ""))
             results.append(result)
-    meta = {"models": models or [settings().model], "seed": seed, "base_url": base_url}
+    meta = {"models": models or [settings().model], "seed": seed, "base_url": base_url, "executor": "papermill"}
     return results, report.write(results, Path(output), meta)
 
 

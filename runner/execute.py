@@ -1,11 +1,19 @@
-"""Run one lesson notebook with papermill and say what happened: passed or not, time, turns, tokens, first error."""
+"""What a lesson run says (passed or not, time, turns, tokens, first error), and running one with papermill.
+
+Two executors share this: `make test` runs every notebook under nbmake (runner/pytest_plugin.py hooks its items),
+`make run-lessons` runs lessons with papermill (`run_lesson`, parameterised: another model, server or seed).
+Both give the kernel the same environment (`lesson_environment`) and build the same `LessonResult` (`result_of`).
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -68,15 +76,24 @@ def _first_error(executed: Path, err: Exception) -> dict:
     return {"cell": None, "source": "", "ename": type(err).__name__, "evalue": _ANSI.sub("", str(err))}
 
 
+def _seconds(cell) -> float:
+    """How long a code cell ran: nbclient records when it started and when the kernel replied (papermill and
+    nbmake both run on nbclient); papermill's own figure is the fallback."""
+    timing = cell.metadata.get("execution") or {}
+    began, ended = timing.get("iopub.execute_input") or timing.get("shell.execute_reply.started"), timing.get("shell.execute_reply")
+    if began and ended:
+        return (datetime.fromisoformat(ended.replace("Z", "+00:00")) - datetime.fromisoformat(began.replace("Z", "+00:00"))).total_seconds()
+    return (cell.metadata.get("papermill") or {}).get("duration") or 0
+
+
 def silent_cells(executed: Path, threshold: float = SILENT_S) -> list[int]:
     """Cells (numbered as in the lesson) that took longer than `threshold` and left no clock line: in JupyterLab
-    they would have shown nothing while they ran. papermill records each cell's duration in its metadata."""
+    they would have shown nothing while they ran."""
     cells = nbformat.read(executed, as_version=4).cells
     silent = []
     for index, cell in enumerate(cells):
-        duration = (cell.metadata.get("papermill") or {}).get("duration") or 0
         text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
-        if cell.cell_type == "code" and duration > threshold and not _CLOCK_LINE.search(text):
+        if cell.cell_type == "code" and _seconds(cell) > threshold and not _CLOCK_LINE.search(text):
             silent.append(_lesson_cell_number(cells, index))
     return silent
 
@@ -86,43 +103,37 @@ def model_dir(model: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", model or settings().model)
 
 
-def run_lesson(notebook: Path, out_dir: Path, parameters: dict | None = None, timeout: float = 2400) -> LessonResult:
-    """Execute `notebook` (parameters injected) into `out_dir`; a failure is recorded, never raised."""
-    parameters = {k: v for k, v in (parameters or {}).items() if v is not None}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    executed = out_dir / notebook.name
-    log = out_dir / f"{notebook.stem}.turns.jsonl"
+@contextmanager
+def lesson_environment(log: Path) -> Iterator[None]:
+    """What a lesson's kernel inherits while it runs: the turn log to write, and headless widgets (nobody can
+    click here). The previous values come back afterwards."""
     log.unlink(missing_ok=True)
-    # The kernel inherits the environment: the turn log, and headless widgets (nobody can click here).
     saved = {k: os.environ.get(k) for k in (turn_log.ENV, "COURSE_HEADLESS")}
     os.environ.update({turn_log.ENV: str(log), "COURSE_HEADLESS": "1"})
-    error, start = None, time.monotonic()
     try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(executed),
-            parameters=parameters,
-            cwd=str(notebook.parent),
-            kernel_name="python3",
-            execution_timeout=timeout,
-            progress_bar=False,
-            log_output=False,
-        )
-    except Exception as err:  # a failing lesson is a result, not the end of the run
-        error = _first_error(executed, err)
+        yield
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    turns = turn_log.read(log)
+
+
+def turn_log_of(executed: Path) -> Path:
+    return executed.with_name(f"{executed.stem}.turns.jsonl")
+
+
+def result_of(notebook: Path, executed: Path, seconds: float, error: dict | None, parameters: dict | None = None) -> LessonResult:
+    """The LessonResult of a finished run, from its executed copy and its turn log."""
+    parameters = parameters or {}
+    turns = turn_log.read(turn_log_of(executed))
     return LessonResult(
         silent_cells=silent_cells(executed) if executed.exists() else [],
         lesson=notebook.stem,
         model=parameters.get("MODEL") or settings().model,
         passed=error is None,
-        wall_s=round(time.monotonic() - start, 1),
+        wall_s=round(seconds, 1),
         turns=len(turns),
         prompt_tokens=sum(t["prompt_tokens"] for t in turns),
         completion_tokens=sum(t["completion_tokens"] for t in turns),
@@ -130,3 +141,26 @@ def run_lesson(notebook: Path, out_dir: Path, parameters: dict | None = None, ti
         error=error,
         parameters=parameters,
     )
+
+
+def run_lesson(notebook: Path, out_dir: Path, parameters: dict | None = None, timeout: float = 2400) -> LessonResult:
+    """Execute `notebook` with papermill (parameters injected) into `out_dir`; a failure is recorded, never raised."""
+    parameters = {k: v for k, v in (parameters or {}).items() if v is not None}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / notebook.name
+    error, start = None, time.monotonic()
+    with lesson_environment(turn_log_of(executed)):
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters=parameters,
+                cwd=str(notebook.parent),
+                kernel_name="python3",
+                execution_timeout=timeout,
+                progress_bar=False,
+                log_output=False,
+            )
+        except Exception as err:  # a failing lesson is a result, not the end of the run
+            error = _first_error(executed, err)
+    return result_of(notebook, executed, time.monotonic() - start, error, parameters)

@@ -78,13 +78,18 @@ def summary(results: list[LessonResult]) -> dict:
     }
 
 
+def _provenance(meta: dict) -> str:
+    """What ran the lessons, and with which SDK: " · nbmake · letta-client 1.7.12"."""
+    return "".join(f" · {meta[k]}" for k in ("executor", "sdk") if meta.get(k))
+
+
 def _markdown(results: list[LessonResult], meta: dict) -> str:
     s = summary(results)
     lines = [
         "# Course run",
         "",
         f"{meta['when']} · {s['passed']}/{s['lessons_run']} passed · {s['wall_s']:.0f} s · {s['turns']} agent turns · "
-        f"{s['prompt_tokens']:,} prompt + {s['completion_tokens']:,} completion tokens",
+        f"{s['prompt_tokens']:,} prompt + {s['completion_tokens']:,} completion tokens{_provenance(meta)}",
         "",
     ]
     for title, header, body in tables(results):
@@ -120,7 +125,8 @@ def _html(results: list[LessonResult], meta: dict) -> str:
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.FAIL{background:#fdd}.pass{background:#dfd}"
         "pre{background:#f6f6f6;padding:8px;overflow:auto}</style>",
         f"<h1>Course run</h1><p>{e(meta['when'])} · {s['passed']}/{s['lessons_run']} passed · {s['wall_s']:.0f} s · "
-        f"{s['turns']} agent turns · {s['prompt_tokens']:,} prompt + {s['completion_tokens']:,} completion tokens</p>",
+        f"{s['turns']} agent turns · {s['prompt_tokens']:,} prompt + {s['completion_tokens']:,} completion tokens"
+        f"{e(_provenance(meta))}</p>",
     ]
     for title, header, body in tables(results):
         parts.append(f"<h2>{e(title)}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")

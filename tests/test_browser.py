@@ -155,7 +155,7 @@ def _send(page, panel, text: str) -> list[str]:
     send = panel.locator("button", has_text="Send")
     send.click()
     page.wait_for_function("(b) => b.disabled", arg=send.element_handle(), timeout=30_000)
-    page.wait_for_function("(b) => !b.disabled", arg=send.element_handle(), timeout=300_000)
+    _wait_turn(page, panel, 0)
     return page.evaluate("() => window.__replies")
 
 
@@ -206,6 +206,7 @@ def test_widgets_in_jupyterlab(lab, page, agents, letta):
     clerk_panel.locator("button", has_text="Deny").last.click()
     _wait_turn(page, clerk_panel, 4)
     browser.shot(page, "08-denied")
+    assert "(denied: We are out of coffee.)" in clerk_panel.inner_text()  # the panel shows the reason it sent
 
     history = letta.agents.messages.list(clerk.id, limit=100).items
     decisions = [a.approve for m in history if m.message_type == "approval_response_message" for a in m.approvals]
@@ -231,10 +232,12 @@ def test_widgets_in_jupyterlab(lab, page, agents, letta):
 
 
 def _wait_turn(page, panel, turns: int) -> None:
-    """Wait until the panel shows `turns` user lines and its Send button is enabled again."""
+    """Wait until the panel shows `turns` user lines and its turn is over: Send is back, or the turn stopped for
+    an approval (Send stays off until it is decided, and the new request's Deny is live)."""
     page.wait_for_function(
-        "([el, n]) => Array.from(el.querySelectorAll('b')).filter(b => b.textContent === 'you').length >= n &&"
-        " !Array.from(el.querySelectorAll('button')).find(b => b.textContent.includes('Send')).disabled",
+        "([el, n]) => [...el.querySelectorAll('b')].filter((b) => b.textContent === 'you').length >= n && ("
+        "![...el.querySelectorAll('button')].find((b) => b.textContent.includes('Send')).disabled ||"
+        " [...el.querySelectorAll('button')].some((b) => b.textContent.includes('Deny') && !b.disabled))",
         arg=[panel.element_handle(), turns],
         timeout=300_000,
     )

@@ -200,7 +200,7 @@ def test_chat_panel_streams_turns_asks_for_approval_and_sends_the_denial(letta, 
     chat.input.value = "Please cancel order A-7."
     chat.send_button.click()  # what a learner does in JupyterLab
     asked = chat.turns[0]
-    assert chat.status.value == "", chat.status.value
+    assert chat.send_button.disabled and "decide the approval" in chat.status.value  # Send waits for the decision
     assert asked.user == "Please cancel order A-7." and asked.error is None
     assert asked.stop_reason == "requires_approval" and "approval_request_message" in asked.kinds
     assert asked.run_id and asked.usage.step_count >= 1
@@ -216,6 +216,7 @@ def test_chat_panel_streams_turns_asks_for_approval_and_sends_the_denial(letta, 
     assert answered.sent["approvals"][0]["approve"] is False
     assert answered.stop_reason == "end_turn" and answered.assistant, answered
     assert after_each_turn == [1, 2]
+    assert not chat.send_button.disabled and chat.status.value == ""
 
     # The server stored exactly what streamed in: the run's answer, and the denial that did not run the tool.
     stored = [m for m in letta.runs.messages.list(answered.run_id).items if m.message_type == "assistant_message"]
