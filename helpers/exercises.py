@@ -9,6 +9,7 @@ lessons 06, 07 and 11 need an agent turn, and they make it last, once the cheap 
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,7 +169,7 @@ def check_word_count_tool(word_count, *, letta: Letta, agent_id: str):
                 f"{name}({text!r}) returned {_short(counted)}; that text has {words} words (text.split() splits on any whitespace)."
             )
     try:
-        tool = letta.tools.upsert_from_function(func=word_count)
+        tool = letta.tools.upsert(source_code=inspect.getsource(word_count))
     except APIStatusError as err:
         raise NotYet(
             f"the server cannot register {name} ({_error(err)}): give it type hints and a docstring with an `Args:` section."

@@ -20,7 +20,7 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from helpers import turn_log
+from helpers import sdk, turn_log
 from helpers.settings import settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,7 @@ class LessonResult:
     error: dict | None = None  # the first failing cell: {"cell": its number from 1, "source", "ename", "evalue"}
     parameters: dict = field(default_factory=dict)
     silent_cells: list[int] = field(default_factory=list)  # cells that ran > SILENT_S with no clock (see silent_cells)
+    sdk_skips: list[str] = field(default_factory=list)  # 1.7 conveniences skipped on a newer letta-client (helpers/sdk.py)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -104,12 +105,14 @@ def model_dir(model: str | None) -> str:
 
 
 @contextmanager
-def lesson_environment(log: Path) -> Iterator[None]:
-    """What a lesson's kernel inherits while it runs: the turn log to write, and headless widgets (nobody can
-    click here). The previous values come back afterwards."""
-    log.unlink(missing_ok=True)
-    saved = {k: os.environ.get(k) for k in (turn_log.ENV, "COURSE_HEADLESS")}
-    os.environ.update({turn_log.ENV: str(log), "COURSE_HEADLESS": "1"})
+def lesson_environment(executed: Path) -> Iterator[None]:
+    """What a lesson's kernel inherits while it runs: the turn log and the SDK skip log to write (next to the
+    executed copy), and headless widgets (nobody can click here). The previous values come back afterwards."""
+    logs = {turn_log.ENV: turn_log_of(executed), sdk.SKIP_LOG: skip_log_of(executed)}
+    for log in logs.values():
+        log.unlink(missing_ok=True)
+    saved = {k: os.environ.get(k) for k in (*logs, "COURSE_HEADLESS")}
+    os.environ.update({**{k: str(v) for k, v in logs.items()}, "COURSE_HEADLESS": "1"})
     try:
         yield
     finally:
@@ -124,12 +127,17 @@ def turn_log_of(executed: Path) -> Path:
     return executed.with_name(f"{executed.stem}.turns.jsonl")
 
 
+def skip_log_of(executed: Path) -> Path:
+    return executed.with_name(f"{executed.stem}.sdk-skips.jsonl")
+
+
 def result_of(notebook: Path, executed: Path, seconds: float, error: dict | None, parameters: dict | None = None) -> LessonResult:
     """The LessonResult of a finished run, from its executed copy and its turn log."""
     parameters = parameters or {}
     turns = turn_log.read(turn_log_of(executed))
     return LessonResult(
         silent_cells=silent_cells(executed) if executed.exists() else [],
+        sdk_skips=sdk.skipped(skip_log_of(executed)),
         lesson=notebook.stem,
         model=parameters.get("MODEL") or settings().model,
         passed=error is None,
@@ -143,20 +151,23 @@ def result_of(notebook: Path, executed: Path, seconds: float, error: dict | None
     )
 
 
-def run_lesson(notebook: Path, out_dir: Path, parameters: dict | None = None, timeout: float = 2400) -> LessonResult:
-    """Execute `notebook` with papermill (parameters injected) into `out_dir`; a failure is recorded, never raised."""
+def run_lesson(
+    notebook: Path, out_dir: Path, parameters: dict | None = None, timeout: float = 2400, kernel: str = "python3"
+) -> LessonResult:
+    """Execute `notebook` with papermill (parameters injected) into `out_dir` on `kernel`; a failure is recorded,
+    never raised."""
     parameters = {k: v for k, v in (parameters or {}).items() if v is not None}
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / notebook.name
     error, start = None, time.monotonic()
-    with lesson_environment(turn_log_of(executed)):
+    with lesson_environment(executed):
         try:
             papermill.execute_notebook(
                 str(notebook),
                 str(executed),
                 parameters=parameters,
                 cwd=str(notebook.parent),
-                kernel_name="python3",
+                kernel_name=kernel,
                 execution_timeout=timeout,
                 progress_bar=False,
                 log_output=False,

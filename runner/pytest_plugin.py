@@ -20,11 +20,16 @@ import pytest
 from nbmake.nb_run import NotebookRun
 from nbmake.pytest_items import NbMakeFailureRepr, NotebookFailedException, NotebookFile, NotebookItem
 
+from helpers import sdk
 from helpers.settings import settings
 from runner import report
-from runner.execute import _ANSI, NOTEBOOKS, ROOT, LessonResult, lesson_environment, model_dir, result_of, turn_log_of
+from runner.execute import _ANSI, NOTEBOOKS, ROOT, LessonResult, lesson_environment, model_dir, result_of
 
 _results: list[LessonResult] = []
+
+
+def _meta() -> dict:
+    return {"models": [settings().model], "executor": "nbmake", "sdk": f"letta-client {sdk.installed()}"}
 
 
 def pytest_addoption(parser) -> None:
@@ -54,13 +59,13 @@ class LessonItem(NotebookItem):
         executed = option.course_output / model_dir(None) / source.name
         executed.parent.mkdir(parents=True, exist_ok=True)
         start = time.monotonic()
-        with lesson_environment(turn_log_of(executed)):
+        with lesson_environment(executed):
             run = NotebookRun(source, option.nbmake_timeout, verbose=bool(option.verbose), kernel=option.nbmake_kernel).execute()
         nbformat.write(run.nb, executed)
         error = None if run.error is None else _error(run.nb, run.error)
         self.result = result_of(source, executed, time.monotonic() - start, error)
         _results.append(self.result)
-        report.write(_results, option.course_output, {"models": [settings().model], "executor": "nbmake"})
+        report.write(_results, option.course_output, _meta())
         if run.error is not None:
             raise NotebookFailedException(run)  # what nbmake raises, so its failure output stays
 
@@ -106,5 +111,5 @@ def pytest_collection_modifyitems(session, config, items) -> None:
 
 def pytest_sessionfinish(session, exitstatus) -> None:
     if _results:
-        paths = report.write(_results, session.config.option.course_output, {"models": [settings().model], "executor": "nbmake"})
+        paths = report.write(_results, session.config.option.course_output, _meta())
         session.config.pluginmanager.get_plugin("terminalreporter").write_line(f"course runner report: {paths['md']}")

@@ -43,11 +43,12 @@ def tables(results: list[LessonResult]) -> list[tuple[str, list[str], list[list[
                 f"{r.prompt_tokens:,}",
                 f"{r.completion_tokens:,}",
                 ", ".join(map(str, r.silent_cells)),
+                ", ".join(r.sdk_skips),
                 _error_line(r),
             ]
             for r in rows
         ]
-        header = ["lesson", "result", "wall s", "turns", "prompt tokens", "completion tokens", "silent cells", "first error"]
+        header = ["lesson", "result", "wall s", "turns", "prompt tokens", "completion tokens", "silent cells", "SDK skips", "first error"]
         out.append((f"Model: {model}", header, body))
     models = _by_model(results)
     if len(models) > 1:
@@ -105,7 +106,9 @@ def _markdown(results: list[LessonResult], meta: dict) -> str:
     lines.append(
         "Turns and tokens count the agent turns the lesson's own client asked for (background work such as sleeptime "
         "runs is not in them). Silent cells ran longer than 5 s and left no clock line (helpers/progress.py): in "
-        "JupyterLab nothing moved on screen while they ran. The executed notebooks are next to this report."
+        "JupyterLab nothing moved on screen while they ran. SDK skips are 1.7 conveniences a newer letta-client "
+        "removed (helpers/sdk.py): the lesson showed the portable form and skipped them. The executed notebooks are "
+        "next to this report."
     )
     return "\n".join(lines) + "\n"
 

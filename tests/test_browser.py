@@ -8,6 +8,7 @@ buttons. Every check on a widget is paired with one on the server. Screenshots o
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 from urllib.parse import unquote
@@ -91,7 +92,7 @@ def agents(letta):
             {"label": "human", "value": "Nothing known yet."},
         ],
     )
-    tool = letta.tools.upsert_from_function(func=t_browser_order, default_requires_approval=True)
+    tool = letta.tools.upsert(source_code=inspect.getsource(t_browser_order), default_requires_approval=True)
     clerk = lesson.create_agent(
         "clerk",
         include_base_tools=False,

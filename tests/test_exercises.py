@@ -4,6 +4,7 @@ The server state a check needs is built without the model (agents with `include_
 directly). Only the reference answers of lessons 06, 07 and 11 make an agent turn, all on one small agent.
 """
 
+import inspect
 from functools import partial
 from pathlib import Path
 
@@ -181,7 +182,9 @@ def t10_exercise_place_order(item: str) -> str:
 
 def test_10_order_rules(letta, make_lesson):
     lesson = make_lesson("t10-exercise")
-    check_stock, place_order = (letta.tools.upsert_from_function(func=f) for f in (t10_exercise_check_stock, t10_exercise_place_order))
+    check_stock, place_order = (
+        letta.tools.upsert(source_code=inspect.getsource(f)) for f in (t10_exercise_check_stock, t10_exercise_place_order)
+    )
     check = partial(exercises.check_order_rules, lesson=lesson, check_stock=check_stock, place_order=place_order)
     assert_not_yet(check([]), "order_rules is empty")
     rules = solutions.order_rules(check_stock.name, place_order.name)

@@ -101,3 +101,24 @@ def test_the_turn_log_is_off_unless_asked_for(monkeypatch, tmp_path, letta):
     assert turn_log.usage_of(event, "text/event-stream") == {"prompt_tokens": 5, "completion_tokens": 2, "steps": 0}
     # an error's body (a 409's, say) has no usage: every figure is still there, as 0
     assert turn_log.usage_of(b'"conversation busy"', "application/json") == {"prompt_tokens": 0, "completion_tokens": 0, "steps": 0}
+
+
+def test_the_runner_runs_lessons_on_another_sdk_and_reports_the_documented_skips(tmp_path):
+    import nbformat
+
+    from runner.__main__ import run as run_lessons
+
+    cells = [
+        "from helpers import sdk\nprint('sdk', sdk.installed())",
+        'if sdk.offers("tools.upsert_from_function"):\n    raise AssertionError("1.12.1 has no upsert_from_function")',
+        "import letta_client\nassert not hasattr(letta_client.Letta(base_url='http://127.0.0.1:9').tools, 'create_from_function')",
+    ]
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), tmp_path / "01_on_new_sdk.ipynb")
+    results, paths = run_lessons(None, None, output=tmp_path / "out", folder=tmp_path, echo=lambda _: None, sdk="1.12.1")
+    (result,) = results
+    assert result.passed, result.error
+    assert result.sdk_skips == ["tools.upsert_from_function"]
+    printed = "".join(o.get("text", "") for c in nbformat.read(result.executed, 4).cells for o in c.outputs)
+    assert "sdk 1.12.1" in printed and "was removed in letta-client 1.12.1" in printed
+    report = json.loads(paths["json"].read_text())
+    assert report["sdk"] == "letta-client 1.12.1" and "tools.upsert_from_function" in paths["md"].read_text()

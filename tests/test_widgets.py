@@ -6,6 +6,8 @@ calls: the agent asks for approval, then answers the denial), the others only re
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 from letta_client import Letta
 from letta_client.types.agents import ApprovalRequestMessage, AssistantMessage, ToolCallMessage
@@ -186,7 +188,7 @@ def t_widgets_cancel_order(order_id: str) -> str:
 @pytest.mark.stack
 def test_chat_panel_streams_turns_asks_for_approval_and_sends_the_denial(letta, lesson, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_HEADLESS", "1")
-    tool = letta.tools.upsert_from_function(func=t_widgets_cancel_order, default_requires_approval=True)
+    tool = letta.tools.upsert(source_code=inspect.getsource(t_widgets_cancel_order), default_requires_approval=True)
     agent = lesson.create_agent(
         "clerk",
         include_base_tools=False,  # one tool, a short prompt: the cheapest real turn

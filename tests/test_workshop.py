@@ -3,6 +3,7 @@
 No model turns: creating agents, blocks, identities and tools proves the separation without the model.
 """
 
+import inspect
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -33,7 +34,7 @@ def mini_lesson(url: str, password: str, attendee: str) -> dict:
     letta = helpers.wait_for_server(cfg)
     lesson = Lesson(SLUG, cfg=cfg)
     lesson.cleanup()
-    tool = letta.tools.upsert_from_function(func=l97_workshop_echo)
+    tool = letta.tools.upsert(source_code=inspect.getsource(l97_workshop_echo))
     notes = letta.blocks.create(label=lesson.name("notes"), value=f"{attendee}'s notes")
     body = {"identifier_key": lesson.name("user"), "name": "a user", "identity_type": "user"}
     user = letta.post("/v1/identities/", body=body, cast_to=object)
