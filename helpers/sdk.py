@@ -15,6 +15,8 @@ from importlib.metadata import version
 
 from packaging.version import Version
 
+from helpers import turn_log
+
 # What the course shows that a letta-client release removed: name -> (the first release without it, what to use).
 REMOVED = {
     "tools.create_from_function": ("1.12.1", "tools.create(source_code=inspect.getsource(func))"),
@@ -44,9 +46,5 @@ def offers(name: str) -> bool:
 
 
 def skipped(path) -> list[str]:
-    """The names a run skipped, from its skip log (missing file: none)."""
-    try:
-        lines = open(path).read().splitlines()
-    except FileNotFoundError:
-        return []
-    return [json.loads(line)["name"] for line in lines if line.strip()]
+    """The names a run skipped, from its skip log (missing file: none). It is JSON lines, as the turn log is."""
+    return [record["name"] for record in turn_log.read(path)]

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from helpers import turn_log  # noqa: E402
 from helpers.settings import settings  # noqa: E402
 from runner.execute import lessons as runner_lessons  # noqa: E402
-from runner.execute import run_lesson  # noqa: E402
+from runner.execute import run_lesson, turn_log_of  # noqa: E402
 from scripts import agent_eval  # noqa: E402
 from stack.stackctl import Config  # noqa: E402
 
@@ -136,7 +136,7 @@ def bench_lessons(names: list[str] | None) -> dict:
     lessons, all_turns = {}, []
     for notebook in runner_lessons(names):
         result = run_lesson(notebook, out_dir)
-        turns = [t["seconds"] for t in turn_log.read(out_dir / f"{notebook.stem}.turns.jsonl")]
+        turns = [t["seconds"] for t in turn_log.read(turn_log_of(out_dir / notebook.name))]
         all_turns += turns
         lessons[notebook.stem] = {
             "passed": result.passed,
