@@ -141,8 +141,14 @@ def jupyterlab():
 # ------------------------------------------------------------------------------------------------ JupyterLab
 
 
-def open_notebook(page, base: str, token: str, path: str) -> None:
-    """Open a notebook in JupyterLab and wait until its kernel is idle."""
+def open_notebook(page, base: str, token: str, path: str) -> list[str]:
+    """Open a notebook in JupyterLab, wait until every cell is on the page and the kernel is idle.
+
+    Returns the cells' types as the file has them. JupyterLab renders a long notebook in batches, and the
+    first element it puts on the page is a code-cell placeholder (measured: 1 element, then 8, then all 24 of
+    lesson 00 within 2 s), so neither the count nor the types of what is on the page can be trusted earlier.
+    """
+    kinds = [cell["cell_type"] for cell in json.loads((ROOT / path).read_text())["cells"]]
     page.goto(f"{base}/lab/tree/{path}?token={token}&reset")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
     page.wait_for_function(
@@ -153,7 +159,13 @@ def open_notebook(page, base: str, token: str, path: str) -> None:
     dialog = page.locator(".jp-Dialog")
     if dialog.count() and "Select Kernel" in dialog.inner_text():  # JupyterLab asks at times; take its default
         dialog.locator("button", has_text="Select").click()
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell').length === n",
+        arg=len(kinds),
+        timeout=60_000,
+    )
     wait_idle(page, timeout=120)
+    return kinds
 
 
 def wait_idle(page, timeout: float = 300) -> None:
@@ -165,17 +177,18 @@ def wait_idle(page, timeout: float = 300) -> None:
     )
 
 
-def run_cells(page, count: int, timeout: float = 300) -> None:
+def run_cells(page, kinds: list[str], count: int, timeout: float = 300) -> None:
     """Run the first `count` cells one by one as a learner does (select, Ctrl+Enter), each to its end.
 
-    A keypress that lands while the kernel is still connecting runs nothing, so each code cell is pressed
-    again until its prompt shows it started ([*] or a number).
+    `kinds` are the cells' types from the file (what open_notebook returns). A keypress that lands while the
+    kernel is still connecting runs nothing, so each code cell is pressed again until its prompt shows it
+    started ([*] or a number).
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for index in range(count):
         cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-        code = "jp-CodeCell" in (cell.get_attribute("class") or "")
+        code = kinds[index] == "code"
         for _ in range(5):
             cell.locator(".jp-InputPrompt").click()
             page.keyboard.press("Control+Enter")

@@ -47,12 +47,12 @@ def page(request):
 def test_lesson_00_runs_in_jupyterlab_and_shows_the_server(lab, page, stack_config):
     base, token = lab
     before = subprocess.run(["git", "diff", "--stat", "--", LESSON_00], cwd=browser.ROOT, capture_output=True, text=True).stdout
-    browser.open_notebook(page, base, token, LESSON_00)
+    kinds = browser.open_notebook(page, base, token, LESSON_00)
     browser.shot(page, "01-lesson-00-opened")
     cells = json.loads((browser.ROOT / LESSON_00).read_text())["cells"]
     health = next(i for i, c in enumerate(cells) if "letta.health()" in "".join(c["source"]))
     models = next(i for i, c in enumerate(cells) if "letta.models.list()" in "".join(c["source"]))
-    browser.run_cells(page, models + 1)
+    browser.run_cells(page, kinds, models + 1)
     browser.shot(page, "02-lesson-00-health-and-models")
 
     assert "status='ok'" in browser.cell_text(page, health)
@@ -164,8 +164,8 @@ def test_widgets_in_jupyterlab(lab, page, agents, letta):
     talker, notes, clerk, tool = agents
     base, token = lab
     _widgets_notebook(talker.id, notes.id, clerk.id)
-    browser.open_notebook(page, base, token, NOTEBOOK.relative_to(browser.ROOT).as_posix())
-    browser.run_cells(page, 7)
+    kinds = browser.open_notebook(page, base, token, NOTEBOOK.relative_to(browser.ROOT).as_posix())
+    browser.run_cells(page, kinds, 7)
     talk = _panel(page, 1)
     talk.scroll_into_view_if_needed()
     browser.shot(page, "03-widgets-ready")
