@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from letta_client import APIStatusError, Letta, NotFoundError
+from letta_client import APIStatusError, ConflictError, Letta, NotFoundError
 from letta_client.types.agents import AssistantMessage, ReasoningMessage, ToolCallMessage
 from letta_client.types.agents.letta_streaming_response import LettaPing, LettaStopReason, LettaUsageStatistics
 
@@ -156,6 +157,49 @@ def check_remember_rating(remember_rating, *, letta: Letta, agent_id: str):
         yield f"the human block lost what it said before ({_short(lost[0])}): add the rating to the current value instead of replacing it."
 
 
+@_check("no line lost: every call added its line, and the block kept what it said")
+def check_add_task(add_task, *, letta: Letta, lesson: Lesson, writers: int = 8, rounds: int = 3):
+    """Calls add_task from `writers` threads at the same instant, `rounds` times, on a fresh shared block."""
+    block = letta.blocks.create(label=lesson.name("stretch-tasks"), value="Tasks:\n")
+    try:
+        attempt("add_task", add_task, block.id, "- warm-up")  # a plain error is reported as such, not as a race
+        failures: list[BaseException] = []
+
+        def call(barrier: threading.Barrier, line: str) -> None:
+            barrier.wait()
+            try:
+                add_task(block.id, line)
+            except BaseException as err:  # noqa: BLE001 (reported below, in words)
+                failures.append(err)
+
+        lines = []
+        for r in range(rounds):
+            barrier = threading.Barrier(writers)
+            batch = [f"- task {r}.{i}" for i in range(writers)]
+            threads = [threading.Thread(target=call, args=(barrier, line)) for line in batch]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            lines += batch
+        conflicts = [err for err in failures if isinstance(err, ConflictError)]
+        if len(conflicts) < len(failures):
+            other = next(err for err in failures if not isinstance(err, ConflictError))
+            raise NotYet(f"{len(failures)} of {len(lines)} calls at the same time raised {_error(other)}.")
+        stored = letta.blocks.retrieve(block.id).value
+        if not stored.startswith("Tasks:"):
+            yield f"the block lost what it said before ({_short(stored)}): add to the current value instead of replacing it."
+        lost = [line for line in ["- warm-up", *lines] if line not in stored.splitlines()]
+        if lost:
+            refused = f"; the server refused {len(conflicts)} of the writes with 409 ConflictError" if conflicts else ""
+            yield (
+                f"{len(lost)} of {len(lines) + 1} lines are missing (e.g. {lost[0]!r}): calls at the same time read the same "
+                f"value, and the later write replaced the other's{refused}. Let one call at a time read and write the block."
+            )
+    finally:
+        letta.blocks.delete(block.id)
+
+
 # 03 · custom tools
 
 
@@ -182,6 +226,49 @@ def check_word_count_tool(word_count, *, letta: Letta, agent_id: str):
         yield f"{name} works here but fails in the server's sandbox ({error}): put imports and helpers inside the function."
     elif str(run.func_return) != "5":
         yield f"in the sandbox {name} returned {_short(run.func_return)} for five words."
+
+
+STRETCH_CLUB = "Riverside Chess"  # the agent's secret CLUB_NAME in lesson 03's stretch exercise
+
+
+@_check("your tool reads the club's name from a secret and writes the visit into the visits block with the injected client")
+def check_log_visit(log_visit, *, letta: Letta, lesson: Lesson):
+    name = getattr(log_visit, "__name__", "your tool")
+    try:
+        source = inspect.getsource(log_visit)
+    except (OSError, TypeError):
+        raise NotYet("pass the function itself (a def in a cell), so that its source can go to the server.") from None
+    if "raise NotImplementedError" in source:
+        raise NotYet(f"{name} is not written yet: replace `raise NotImplementedError` with your code.")
+    if "Letta(" in source:
+        yield f"{name} builds its own Letta(): use the injected `client` (section 8), which needs no URL or key in the source."
+    if STRETCH_CLUB in source:
+        yield 'the club\'s name is written in the tool: read the secret with os.getenv("CLUB_NAME").'
+    try:
+        tool = letta.tools.upsert(source_code=source)
+    except APIStatusError as err:
+        raise NotYet(f"the server cannot register {name} ({_error(err)}): give it type hints and an `Args:` section.") from None
+    agent = lesson.create_agent(
+        "stretch-visitor",
+        include_base_tools=False,
+        tool_ids=[tool.id],
+        secrets={"CLUB_NAME": STRETCH_CLUB},
+        memory_blocks=[{"label": "persona", "value": "I log visits."}, {"label": "visits", "value": "Visits:"}],
+    )
+    try:
+        run = letta.agents.tools.run(tool.name, agent_id=agent.id, args={"note": "Ada played a simul."})
+        if run.status != "success":
+            lines = [line for line in "\n".join(run.stderr or [str(run.func_return)]).splitlines() if line.strip()]
+            raise NotYet(f"{name} failed in the server's sandbox ({lines[-1].strip() if lines else 'no error output'}).")
+        value = letta.agents.blocks.retrieve("visits", agent_id=agent.id).value
+        wanted = f"{STRETCH_CLUB}: Ada played a simul."
+        if wanted not in value:
+            yield f"the visits block reads {_short(value)}: it should gain the line {wanted!r}."
+        if not value.startswith("Visits:"):
+            yield "the visits block lost what it said before: add the line to the current value."
+    finally:
+        letta.agents.delete(agent.id)
+        letta.tools.delete(tool.id)
 
 
 # 04 · client-side tools
@@ -355,7 +442,11 @@ def _passages(letta: Letta, agent_id: str) -> list[str]:
     return sorted(p.text for p in letta.agents.passages.list(agent_id))
 
 
-@_check("clone_agent copies the agent: name, blocks, tools and passages")
+def _passages_with_metadata(letta: Letta, agent_id: str) -> list[tuple]:
+    return sorted((p.text, sorted(p.tags or []), p.created_at) for p in letta.agents.passages.list(agent_id))
+
+
+@_check("clone_agent copies the agent: name, blocks, tools and passages (with their tags and dates)")
 def check_clone_agent(clone_agent, *, letta: Letta, agent_id: str, new_name: str):
     clone_id = attempt("clone_agent", clone_agent, agent_id, new_name)
     if not isinstance(clone_id, str) or clone_id == agent_id:
@@ -376,6 +467,8 @@ def check_clone_agent(clone_agent, *, letta: Letta, agent_id: str, new_name: str
     if copied != wanted:
         missing = "has no archival passages" if not copied else f"has the passages {_short(copied)}"
         yield f"the clone {missing}; the original has {_short(wanted)}: the .af file has none, copy them (passages.list, .create)."
+    elif _passages_with_metadata(letta, clone_id) != _passages_with_metadata(letta, agent_id):
+        yield "the clone's passages lost their tags or dates: pass tags= and created_at= from each passage to passages.create."
 
 
 # 10 · tool rules

@@ -2,7 +2,8 @@
 
 | variable              | default                               | meaning                                          |
 |-----------------------|---------------------------------------|--------------------------------------------------|
-| LETTA_BASE_URL        | http://127.0.0.1:8283                 | the Letta server the notebooks talk to           |
+| LETTA_BASE_URL        | http://127.0.0.1:$LETTA_PORT          | the Letta server the notebooks talk to           |
+| LETTA_PORT            | 8283                                  | the course stack's port (`make start` reads it)  |
 | LETTA_SERVER_PASSWORD | (none)                                | the server's password, if it runs in secure mode |
 | LETTA_API_KEY         | (none)                                | a Letta Cloud key (used only if no base URL set) |
 | LETTA_MODEL           | ollama/qwen2.5-coder-1.5b-instruct    | the model handle lessons give their agents       |
@@ -21,7 +22,8 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_BASE_URL = "http://127.0.0.1:8283"
+DEFAULT_PORT = "8283"
+DEFAULT_BASE_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 DEFAULT_MODEL = "ollama/qwen2.5-coder-1.5b-instruct"
 DEFAULT_EMBEDDING = "ollama/all-minilm-l6-v2"
 # An attendee's name starts the names of their objects ("ana--l02-memory-team"); single hyphens only, so that
@@ -53,7 +55,9 @@ class Settings:
         load_dotenv(ROOT / ".env", override=False)
         env = os.environ.get
         return cls(
-            base_url=(env("LETTA_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+            # The stack on another port (LETTA_PORT in .env, as the README suggests when 8283 is taken) is still
+            # the course's own server: follow it unless a base URL says otherwise.
+            base_url=(env("LETTA_BASE_URL") or f"http://127.0.0.1:{env('LETTA_PORT') or DEFAULT_PORT}").rstrip("/"),
             password=env("LETTA_SERVER_PASSWORD") or None,
             api_key=env("LETTA_API_KEY") or None,
             model=env("LETTA_MODEL") or DEFAULT_MODEL,

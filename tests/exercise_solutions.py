@@ -7,6 +7,7 @@ Each is written as a learner would write it in the lesson's answer cell. What th
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from letta_client import Letta, NotFoundError
@@ -27,6 +28,33 @@ def find_agent(agent_id: str, *, letta: Letta):  # 01
 def remember_rating(agent_id: str, rating: int, *, letta: Letta) -> None:  # 02
     current = letta.agents.blocks.retrieve("human", agent_id=agent_id).value
     letta.agents.blocks.update("human", agent_id=agent_id, value=f"{current.rstrip()}\nRating: {rating}")
+
+
+_block_locks: dict[str, threading.Lock] = {}
+_locks_lock = threading.Lock()
+
+
+def add_task(block_id: str, line: str, *, letta: Letta) -> None:  # 02, stretch: one writer at a time per block
+    with _locks_lock:
+        lock = _block_locks.setdefault(block_id, threading.Lock())
+    with lock:
+        current = letta.blocks.retrieve(block_id).value
+        letta.blocks.update(block_id, value=f"{current.rstrip()}\n{line}\n")
+
+
+def t03_stretch_log_visit(note: str) -> str:  # 03, stretch: a secret and the injected client
+    """Log a visit in the agent's visits block, signed with the club's name.
+
+    Args:
+        note: What happened at the visit, in one sentence.
+    """
+    import os
+
+    agent_id = os.getenv("LETTA_AGENT_ID")
+    line = f"{os.getenv('CLUB_NAME')}: {note}"
+    block = client.agents.blocks.retrieve("visits", agent_id=agent_id)  # noqa: F821 (injected by the server)
+    client.agents.blocks.update("visits", agent_id=agent_id, value=f"{block.value.rstrip()}\n{line}")  # noqa: F821
+    return f"Logged: {line}"
 
 
 def t03_exercise_word_count(text: str) -> int:  # 03: a tool's name is its function's name (the tests' prefix)
@@ -72,7 +100,7 @@ def clone_agent(agent_id: str, new_name: str, *, letta: Letta) -> str:  # 09
     upload = ("clone.af", document.encode(), "application/json")
     new_id = letta.agents.import_file(file=upload, override_name=new_name).agent_ids[0]
     for passage in letta.agents.passages.list(agent_id):
-        letta.agents.passages.create(new_id, text=passage.text)
+        letta.agents.passages.create(new_id, text=passage.text, tags=passage.tags, created_at=passage.created_at)
     return new_id
 
 

@@ -5,6 +5,7 @@ directly). Only the reference answers of lessons 06, 07 and 11 make an agent tur
 """
 
 import inspect
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -98,6 +99,25 @@ def test_02_remember_rating(letta, make_lesson):
     assert check(partial(solutions.remember_rating, letta=letta)).passed
 
 
+def test_02_stretch_add_task(letta, make_lesson):
+    lesson = make_lesson("t02-stretch")
+    check = partial(exercises.check_add_task, letta=letta, lesson=lesson)
+    assert_not_yet(check(unwritten), "add_task is not written yet")
+
+    def unguarded(block_id, line):  # read, change, write back: what the lesson shows losing lines
+        current = letta.blocks.retrieve(block_id).value
+        letta.blocks.update(block_id, value=f"{current}{line}\n")
+
+    assert_not_yet(check(unguarded), "lines are missing")
+
+    def replaces(block_id, line):
+        letta.blocks.update(block_id, value=line)
+
+    assert_not_yet(check(replaces), "lost what it said before")
+    assert check(partial(solutions.add_task, letta=letta)).passed
+    assert not list(letta.blocks.list(label=lesson.name("stretch-tasks")))  # the check removes its block
+
+
 def test_03_word_count_tool(letta, make_lesson):
     lesson = make_lesson("t03-exercise")
     agent = small_agent(lesson, "calculator")
@@ -109,6 +129,48 @@ def test_03_word_count_tool(letta, make_lesson):
 
     assert_not_yet(check(t03_exercise_undocumented), "docstring with an `Args:` section")
     assert check(solutions.t03_exercise_word_count).passed
+
+
+def t03_stretch_hard_coded(note: str) -> str:
+    """Log a visit in the agent's visits block, signed with the club's name.
+
+    Args:
+        note: What happened at the visit, in one sentence.
+    """
+    import os
+
+    from letta_client import Letta
+
+    own = Letta(base_url="http://127.0.0.1:8283")
+    agent_id = os.getenv("LETTA_AGENT_ID")
+    block = own.agents.blocks.retrieve("visits", agent_id=agent_id)
+    own.agents.blocks.update("visits", agent_id=agent_id, value=f"{block.value}\nRiverside Chess: {note}")
+    return "ok"
+
+
+def t03_stretch_no_client(note: str) -> str:
+    """Log a visit in the agent's visits block, signed with the club's name.
+
+    Args:
+        note: What happened at the visit, in one sentence.
+    """
+    import os
+
+    return f"{os.getenv('CLUB_NAME')}: {note}"
+
+
+def test_03_stretch_log_visit(letta, make_lesson):
+    lesson = make_lesson("t03-stretch")
+    check = partial(exercises.check_log_visit, letta=letta, lesson=lesson)
+
+    def l03_tools_log_visit(note: str) -> str:
+        raise NotImplementedError
+
+    assert_not_yet(check(l03_tools_log_visit), "is not written yet")
+    assert_not_yet(check(t03_stretch_hard_coded), "builds its own Letta()", "written in the tool")
+    assert_not_yet(check(t03_stretch_no_client), "should gain the line")
+    assert check(solutions.t03_stretch_log_visit).passed
+    assert lesson.agents() == [] and not letta.tools.list(name="t03_stretch_log_visit").items  # the check leaves nothing
 
 
 def test_04_run_list_files():
@@ -155,11 +217,20 @@ def test_09_clone_agent(letta, make_lesson):
     lesson = make_lesson("t09-exercise")
     blocks = [{"label": "persona", "value": "I am portable."}, {"label": "human", "value": "Name: Ada."}]
     original = small_agent(lesson, "original", memory_blocks=blocks)
-    letta.agents.passages.create(original.id, text="Ada's rating is 1720.")
+    letta.agents.passages.create(original.id, text="Ada's rating is 1720.", tags=["chess"], created_at=datetime(2026, 3, 14, tzinfo=UTC))
     check = partial(exercises.check_clone_agent, letta=letta, agent_id=original.id)
     assert_not_yet(check(unwritten, new_name=lesson.name("stub")), "clone_agent is not written yet")
+
+    def text_only(agent_id, new_name):  # what lesson 09 used to do: the passages lose their tags and dates
+        upload = ("clone.af", letta.agents.export_file(agent_id).encode(), "application/json")
+        new_id = letta.agents.import_file(file=upload, override_name=new_name).agent_ids[0]
+        for passage in letta.agents.passages.list(agent_id):
+            letta.agents.passages.create(new_id, text=passage.text)
+        return new_id
+
+    assert_not_yet(check(text_only, new_name=lesson.name("bare")), "lost their tags or dates")
     assert check(partial(solutions.clone_agent, letta=letta), new_name=lesson.name("clone")).passed
-    assert len(lesson.agents()) == 2  # the clone kept the lesson's tag, so cleanup finds it
+    assert len(lesson.agents()) == 3  # the clones kept the lesson's tag, so cleanup finds them
 
 
 def t10_exercise_check_stock(item: str) -> str:

@@ -20,10 +20,13 @@ def _free_port() -> int:
 
 
 def test_settings_defaults_and_environment(monkeypatch):
-    for key in ("LETTA_BASE_URL", "LETTA_MODEL", "LETTA_SERVER_PASSWORD", "LETTA_API_KEY", "LETTA_TIMEOUT"):
+    for key in ("LETTA_BASE_URL", "LETTA_PORT", "LETTA_MODEL", "LETTA_SERVER_PASSWORD", "LETTA_API_KEY", "LETTA_TIMEOUT"):
         monkeypatch.setenv(key, "")
     cfg = Settings.from_env()
     assert cfg.model == DEFAULT_MODEL and cfg.timeout == 600 and cfg.token is None
+    assert cfg.base_url == "http://127.0.0.1:8283"
+    monkeypatch.setenv("LETTA_PORT", "8383")  # the README's fix when 8283 is taken: the notebooks follow the stack
+    assert Settings.from_env().base_url == "http://127.0.0.1:8383"
     monkeypatch.setenv("LETTA_BASE_URL", "http://example.test:9000/")
     monkeypatch.setenv("LETTA_SERVER_PASSWORD", "s3cret")
     cfg = Settings.from_env()
