@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from letta_client import APIStatusError, ConflictError, Letta, NotFoundError
 from letta_client.types.agents import AssistantMessage, ReasoningMessage, ToolCallMessage
 from letta_client.types.agents.letta_streaming_response import LettaPing, LettaStopReason, LettaUsageStatistics
 
-from helpers.lesson import Lesson
+from helpers.lesson import Lesson, delete_if_present, exists
 from helpers.user_directory import UserDirectory
 
 
@@ -110,6 +111,22 @@ def check_set_persona(set_persona, *, letta: Letta, agent_id: str):
         yield "set_persona changed the human block too: change only the persona block."
 
 
+@_check("tool_share reads the server's context overview: the share of the window's used tokens that are tool schemas")
+def check_tool_share(tool_share, *, letta: Letta, agent_id: str):
+    overview = letta.get(f"/v1/agents/{agent_id}/context", cast_to=object)
+    wanted = overview["num_tokens_functions_definitions"] / overview["context_window_size_current"]
+    got = attempt("tool_share", tool_share, agent_id)
+    if not isinstance(got, int | float):
+        raise NotYet(f"tool_share returned {_short(got)}: return a number between 0 and 1.")
+    if got > 1:
+        yield f"tool_share returned {got}: return a share between 0 and 1, not a percentage or a token count."
+    elif abs(got - wanted) > 0.01:
+        yield (
+            f"tool_share returned {got:.3f}; the server's overview gives {wanted:.3f}: num_tokens_functions_definitions "
+            "divided by context_window_size_current (the tokens in use, not the window's size)."
+        )
+
+
 # 01 · client
 
 MISSING_AGENT = "agent-00000000-0000-4000-8000-000000000000"
@@ -133,6 +150,26 @@ def check_find_agent(find_agent, *, letta: Letta, agent_id: str):
         f"find_agent returned {_short(swallowed)} for 'not-an-agent-id', which the server refused with a 422 error, not 404: "
         "catch only NotFoundError, so that other errors (a malformed id, a server that is down) reach the caller."
     )
+
+
+@_check("send_once sends a turn exactly once and, when the client gives up, hands back the run the server started")
+def check_send_once(send_once, *, letta: Letta, agent_id: str):
+    """A 1 s timeout that a turn on any model outlasts: the run must exist once on the server, and be what is returned."""
+    before = {r.id for r in letta.runs.list(agent_id=agent_id, limit=50)}
+    text = "Please summarise the rules of chess in five sentences."
+    try:
+        got = attempt("send_once", send_once, agent_id, text, 1.0)
+        started = {r.id for r in letta.runs.list(agent_id=agent_id, limit=50)} - before
+        if len(started) > 1:
+            yield f"the server started {len(started)} turns for one call: the client retried it. Pass max_retries=0 for turns."
+        if not started:
+            raise NotYet("the server started no turn: send the message with agents.messages.create.")
+        if got not in started:
+            yield f"send_once returned {_short(got)}: when the client gives up, return the id of the run the server started."
+    finally:
+        active = [r.id for r in letta.runs.list(agent_id=agent_id, active=True, limit=50)]
+        if active:
+            letta.agents.messages.cancel(agent_id, run_ids=active)
 
 
 # 02 · memory
@@ -318,6 +355,42 @@ def check_agent_for_user(
         yield f"the directory has no row linking {user_id!r} to its agent: save it (create_agent_for_user does)."
 
 
+@_check("forget_user removes the user's agent, its memory and its directory row, and leaves everyone else alone")
+def check_forget_user(forget_user, *, letta: Letta, lesson: Lesson, directory: UserDirectory):
+    """Two users with an agent each (tagged, with a human block and a row in the directory); forgets one of them."""
+    users, ada_id, ben_id = {}, lesson.name("stretch-ada"), lesson.name("stretch-ben")  # unique per attendee too
+    for user_id, fact in ((ada_id, "Name: Ada. Allergic to hazelnuts."), (ben_id, "Name: Ben. Plays on Tuesdays.")):
+        agent = lesson.create_agent(
+            f"{user_id.rsplit('-', 1)[-1]}-stretch-agent",
+            include_base_tools=False,
+            tags=[*lesson.tags, f"user:{user_id}"],
+            memory_blocks=[{"label": "persona", "value": "I help one user."}, {"label": "human", "value": fact}],
+        )
+        directory.save(user_id, agent.id)
+        users[user_id] = (agent, [b.id for b in letta.agents.blocks.list(agent.id).items])
+    try:
+        attempt("forget_user", forget_user, ada_id)
+        ada_blocks, ben = users[ada_id][1], users[ben_id][0]
+        if letta.agents.list(tags=[f"user:{ada_id}"], limit=5).items:
+            yield f"an agent tagged user:{ada_id} is still on the server: delete the user's agent."
+        kept = [b for b in ada_blocks if exists(letta.blocks.retrieve, b)]
+        if kept:
+            yield (
+                f"{len(kept)} of the agent's memory blocks are still in the database (what it knew about the user): deleting "
+                "an agent leaves its blocks, so delete them too (list them before you delete the agent)."
+            )
+        if directory.get(ada_id) is not None:
+            yield f"the directory still has a row for {ada_id}: directory.forget(user_id)."
+        if not exists(letta.agents.retrieve, ben.id) or directory.get(ben_id) is None:
+            yield f"{ben_id}'s agent or row is gone too: forget only the user you were asked to."
+    finally:
+        for user_id, (agent, blocks) in users.items():
+            delete_if_present(letta.agents.delete, agent.id)
+            for block_id in blocks:
+                delete_if_present(letta.blocks.delete, block_id)
+            directory.forget(user_id)
+
+
 # 06 · streaming
 
 
@@ -414,6 +487,60 @@ def check_open_and_ask(open_and_ask, *, letta: Letta, agent_id: str):
         yield f"the answer {_short(answer)} is not what the server stored for the conversation ({_short(stored)})."
 
 
+@_check("each ticket has its own conversation, and the shared open_tickets block lists every ticket")
+def check_open_ticket_thread(open_ticket_thread, *, letta: Letta, lesson: Lesson):
+    """Opens three tickets at the same moment (threads) on a fresh agent; reads the conversations and the block back."""
+    agent = lesson.create_agent(
+        "stretch-tickets",
+        include_base_tools=False,
+        memory_blocks=[{"label": "persona", "value": "I handle tickets."}, {"label": "open_tickets", "value": "Open tickets:"}],
+    )
+    try:
+        tickets = {"T-1": "printer jams", "T-2": "login fails", "T-3": "invoice missing"}
+        first = attempt("open_ticket_thread", open_ticket_thread, agent.id, "T-1", tickets["T-1"])
+        results, failures = {"T-1": first}, []
+
+        def call(barrier: threading.Barrier, ticket_id: str) -> None:
+            barrier.wait()
+            try:
+                results[ticket_id] = open_ticket_thread(agent.id, ticket_id, tickets[ticket_id])
+            except BaseException as err:  # noqa: BLE001 (reported below, in words)
+                failures.append(err)
+
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=call, args=(barrier, t)) for t in ("T-2", "T-3")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise NotYet(f"two calls at the same time: one raised {_error(failures[0])}.")
+        for ticket_id, conversation_id in results.items():
+            if not isinstance(conversation_id, str):
+                raise NotYet(f"for {ticket_id} it returned {_short(conversation_id)}: return the new conversation's id.")
+            try:
+                conversation = letta.conversations.retrieve(conversation_id)
+            except APIStatusError:
+                raise NotYet(f"the server has no conversation {conversation_id!r} (for {ticket_id}).") from None
+            if conversation.agent_id != agent.id:
+                yield f"the conversation for {ticket_id} belongs to another agent."
+            if ticket_id not in (conversation.summary or ""):
+                yield f"the conversation for {ticket_id} has the summary {_short(conversation.summary)}: name the ticket in it."
+        if len(set(results.values())) < len(results):
+            yield "two tickets share one conversation: create one per ticket."
+        value = _block(letta, agent.id, "open_tickets")
+        if not value.startswith("Open tickets:"):
+            yield f"the open_tickets block lost what it said before ({_short(value)}): add to the current value."
+        missing = [t for t in tickets if t not in value]
+        if missing:
+            yield (
+                f"the open_tickets block does not list {', '.join(missing)} (it reads {_short(value)}): "
+                "two calls at once wrote the block over each other, or the line was never added. One writer at a time (lesson 02)."
+            )
+    finally:
+        letta.agents.delete(agent.id)
+
+
 # 08 · sleeptime
 
 
@@ -433,6 +560,28 @@ def check_sleeptime_agent_of(sleeptime_agent_of, *, letta: Letta, with_sleeptime
     none = attempt("sleeptime_agent_of", sleeptime_agent_of, without_sleeptime)
     if none is not None:
         yield f"for an agent without sleeptime it returned {_short(none)}: return None when managed_group is None."
+
+
+@_check("the agent has a sleeptime partner that runs every few turns, as asked")
+def check_sleeptime_every(sleeptime_every, *, letta: Letta, lesson: Lesson):
+    """Gives a fresh agent without sleeptime to the learner's function, then reads its group from the server."""
+    agent = lesson.create_agent("stretch-sleeper", include_base_tools=False, memory_blocks=[{"label": "human", "value": "(nothing yet)"}])
+    try:
+        partner = attempt("sleeptime_every", sleeptime_every, agent.id, 3)
+        group = letta.agents.retrieve(agent.id, include=["agent.managed_group"]).managed_group
+        if group is None:
+            raise NotYet("the agent still has no sleeptime partner: agents.update(agent_id, enable_sleeptime=True).")
+        if group.sleeptime_agent_frequency != 3:
+            yield (
+                f"its partner runs every {group.sleeptime_agent_frequency} turns, not 3: PATCH the group's manager_config "
+                "(letta.patch, as in section 2)."
+            )
+        if partner not in group.agent_ids:
+            yield f"it returned {_short(partner)}: return the sleeptime agent's id, from managed_group.agent_ids."
+    finally:
+        group = letta.agents.retrieve(agent.id, include=["agent.managed_group"]).managed_group
+        for agent_id in [agent.id, *(group.agent_ids if group else [])]:
+            delete_if_present(letta.agents.delete, agent_id)
 
 
 # 09 · agent files
@@ -471,6 +620,41 @@ def check_clone_agent(clone_agent, *, letta: Letta, agent_id: str, new_name: str
         yield "the clone's passages lost their tags or dates: pass tags= and created_at= from each passage to passages.create."
 
 
+@_check("share_agent writes a file another server can import, without the history or the secrets' values")
+def check_share_agent(share_agent, *, letta: Letta, lesson: Lesson, folder: Path):
+    """Shares a fresh agent that has a secret and a history; reads the file, then imports it back."""
+    agent = lesson.create_agent(
+        "stretch-shared",
+        include_base_tools=False,
+        secrets={"CLUB_API_TOKEN": "stretch-s3cret"},
+        memory_blocks=[{"label": "persona", "value": "I am shared."}, {"label": "human", "value": "Name: Ada."}],
+    )
+    try:
+        path = attempt("share_agent", share_agent, agent.id, folder / "shared.af")
+        path = Path(path) if isinstance(path, str | Path) else None
+        if path is None or not path.is_file():
+            raise NotYet(f"share_agent returned {_short(path)}: write the file and return its path.")
+        text = path.read_text()
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:
+            raise NotYet(f"{path.name} is not JSON: write the text agents.export_file returns, as it is.") from None
+        exported = (document.get("agents") or [{}])[0]
+        if exported.get("messages"):
+            yield f"the file carries {len(exported['messages'])} messages of the agent's history: export with scrub_messages=True."
+        if "stretch-s3cret" in text:
+            yield "the secret's value is in the file."
+        try:
+            with path.open("rb") as f:
+                imported = letta.agents.import_file(file=(path.name, f, "application/json"), override_name=lesson.name("stretch-import"))
+        except APIStatusError as err:
+            raise NotYet(f"the server cannot import {path.name} ({_error(err)}).") from None
+        for agent_id in imported.agent_ids:
+            delete_if_present(letta.agents.delete, agent_id)
+    finally:
+        delete_if_present(letta.agents.delete, agent.id)
+
+
 # 10 · tool rules
 
 
@@ -500,6 +684,52 @@ def check_order_rules(order_rules, *, lesson: Lesson, check_stock, place_order):
         yield f"after {first} your rule allows {list(children[0])}: only {then} may follow."
     if not any(r.type == "exit_loop" and r.tool_name == then for r in rules):
         yield f'{then} does not end the turn: TerminalToolRule(type="exit_loop", tool_name=...).'
+
+
+def _stretch_tool(lesson: Lesson, step: str, doc: str):
+    name = f"{lesson.tool_prefix}stretch_{step}"
+    source = (
+        f'def {name}(plan: str) -> str:\n    """{doc}\n\n    Args:\n        plan: The plan, in one sentence.\n    """\n    return "ok"\n'
+    )
+    return lesson.letta.tools.upsert(source_code=source)
+
+
+@_check("the workflow can only go propose, confirm, execute, and a person approves the execution")
+def check_workflow_rules(workflow_rules, *, lesson: Lesson):
+    propose, confirm, execute = (
+        _stretch_tool(lesson, step, doc)
+        for step, doc in (
+            ("propose", "Propose a plan."),
+            ("confirm", "Ask the user to confirm the plan."),
+            ("execute", "Carry out the plan."),
+        )
+    )
+    rules = attempt("workflow_rules", workflow_rules, propose.name, confirm.name, execute.name)
+    if not rules:
+        raise NotYet("workflow_rules returned no rules.")
+    try:
+        agent = lesson.create_agent(
+            "stretch-workflow", include_base_tools=False, tool_ids=[propose.id, confirm.id, execute.id], tool_rules=list(rules)
+        )
+    except Exception as err:  # the learner's rules: a 422 from the server, or a value the SDK cannot send
+        raise NotYet(f"the server refused these rules ({_error(err)}): give each rule its type=.") from None
+    try:
+        stored = lesson.letta.agents.retrieve(agent.id).tool_rules or []
+    finally:
+        lesson.letta.agents.delete(agent.id)
+        for tool in (propose, confirm, execute):
+            lesson.letta.tools.delete(tool.id)
+    children = {r.tool_name: list(r.children) for r in stored if r.type == "constrain_child_tools"}
+    if not any(r.type == "run_first" and r.tool_name == propose.name for r in stored):
+        yield "the turn does not have to start with the proposal: an InitToolRule for it."
+    if children.get(propose.name) != [confirm.name]:
+        yield f"after the proposal, {children.get(propose.name, 'any tool')} may follow: only the confirmation should."
+    if children.get(confirm.name) != [execute.name]:
+        yield f"after the confirmation, {children.get(confirm.name, 'any tool')} may follow: only the execution should."
+    if not any(r.type == "exit_loop" and r.tool_name == execute.name for r in stored):
+        yield "the execution does not end the turn: a TerminalToolRule for it."
+    if not any(r.type == "requires_approval" and r.tool_name == execute.name for r in stored):
+        yield "nobody approves the execution: a RequiresApprovalToolRule for it (lesson 04's approvals)."
 
 
 # 11 · capstone

@@ -129,6 +129,15 @@ def delete_if_present(delete, object_id: str) -> int:
         return 0
 
 
+def exists(retrieve, object_id: str) -> bool:
+    """Whether `retrieve(object_id)` finds it (a 404 means no)."""
+    try:
+        retrieve(object_id)
+        return True
+    except NotFoundError:
+        return False
+
+
 def delete_agents(letta: Letta, agents: list) -> tuple[int, int]:
     """Delete the agents, then their memory blocks that no other agent holds; returns (agents, blocks) deleted.
 

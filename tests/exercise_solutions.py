@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from letta_client import Letta, NotFoundError
-from letta_client.types import ChildToolRule, InitToolRule, TerminalToolRule
+from letta_client import APITimeoutError, Letta, NotFoundError
+from letta_client.types import ChildToolRule, InitToolRule, RequiresApprovalToolRule, TerminalToolRule
 
 
 def set_persona(agent_id: str, persona: str, *, letta: Letta) -> None:  # 00
@@ -118,3 +118,66 @@ def open_ticket(member: str, text: str, *, letta: Letta, directory, desk_id: str
         directory.save(member, desk_id, conversation.id)
     chunks = letta.conversations.messages.create(directory.get(member).conversation_id, messages=[{"role": "user", "content": text}])
     return "".join(c.content for c in chunks if c.message_type == "assistant_message")
+
+
+_tickets_lock = threading.Lock()
+
+
+def open_ticket_thread(agent_id: str, ticket_id: str, subject: str, *, letta: Letta) -> str:  # 07, stretch
+    conversation = letta.conversations.create(agent_id=agent_id, summary=f"ticket {ticket_id}: {subject}")
+    with _tickets_lock:  # lesson 02: one writer at a time for a shared block
+        current = letta.agents.blocks.retrieve("open_tickets", agent_id=agent_id).value
+        letta.agents.blocks.update("open_tickets", agent_id=agent_id, value=f"{current.rstrip()}\n- {ticket_id}: {subject}")
+    return conversation.id
+
+
+def workflow_rules(propose: str, confirm: str, execute: str) -> list:  # 10, stretch: propose, confirm, execute
+    return [
+        InitToolRule(type="run_first", tool_name=propose),
+        ChildToolRule(type="constrain_child_tools", tool_name=propose, children=[confirm]),
+        ChildToolRule(type="constrain_child_tools", tool_name=confirm, children=[execute]),
+        TerminalToolRule(type="exit_loop", tool_name=execute),
+        RequiresApprovalToolRule(type="requires_approval", tool_name=execute),
+    ]
+
+
+def sleeptime_every(agent_id: str, turns: int, *, letta: Letta) -> str:  # 08, stretch
+    letta.agents.update(agent_id, enable_sleeptime=True)
+    group = letta.agents.retrieve(agent_id, include=["agent.managed_group"]).managed_group
+    letta.patch(
+        f"/v1/groups/{group.id}",
+        body={"manager_config": {"manager_type": "sleeptime", "sleeptime_agent_frequency": turns}},
+        cast_to=object,
+    )
+    return group.agent_ids[0]
+
+
+def share_agent(agent_id: str, path: Path, *, letta: Letta) -> Path:  # 09, stretch
+    path.write_text(letta.agents.export_file(agent_id, scrub_messages=True))
+    return path
+
+
+def forget_user(user_id: str, *, letta: Letta, directory) -> None:  # 05, stretch: a user asks to be forgotten
+    for agent in letta.agents.list(tags=[f"user:{user_id}"], limit=50).items:
+        blocks = [b.id for b in letta.agents.blocks.list(agent.id).items]  # before the agent goes: it leaves them behind
+        letta.agents.delete(agent.id)
+        for block_id in blocks:
+            if not letta.blocks.agents.list(block_id, limit=1).items:  # shared memory stays
+                letta.blocks.delete(block_id)
+    directory.forget(user_id)
+
+
+def send_once(agent_id: str, text: str, timeout: float, *, letta: Letta) -> str:  # 01, stretch
+    known = {r.id for r in letta.runs.list(agent_id=agent_id, limit=50)}
+    try:
+        response = letta.with_options(max_retries=0, timeout=timeout).agents.messages.create(
+            agent_id=agent_id, messages=[{"role": "user", "content": text}]
+        )
+        return next(m.run_id for m in response.messages if getattr(m, "run_id", None))
+    except APITimeoutError:  # the turn goes on: find it instead of sending the message again
+        return next(r.id for r in letta.runs.list(agent_id=agent_id, limit=50) if r.id not in known)
+
+
+def tool_share(agent_id: str, *, letta: Letta) -> float:  # 00, stretch
+    overview = letta.get(f"/v1/agents/{agent_id}/context", cast_to=object)
+    return overview["num_tokens_functions_definitions"] / overview["context_window_size_current"]

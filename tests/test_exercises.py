@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from letta_client import APITimeoutError
 
 from helpers import Lesson, UserDirectory, exercises
 from tests import exercise_solutions as solutions
@@ -69,6 +70,19 @@ def test_00_set_persona(letta, make_lesson):
     assert check(partial(solutions.set_persona, letta=letta)).passed
 
 
+def test_00_stretch_tool_share(letta, make_lesson):
+    agent = small_agent(make_lesson("t00-stretch"), "reader", tools=["memory_insert"])
+    check = partial(exercises.check_tool_share, letta=letta, agent_id=agent.id)
+    assert_not_yet(check(unwritten), "tool_share is not written yet")
+
+    def of_the_window(agent_id):  # divides by the window's size, not by what is in use
+        overview = letta.get(f"/v1/agents/{agent_id}/context", cast_to=object)
+        return overview["num_tokens_functions_definitions"] / overview["context_window_size_max"]
+
+    assert_not_yet(check(of_the_window), "the tokens in use")
+    assert check(partial(solutions.tool_share, letta=letta)).passed
+
+
 def test_01_find_agent(letta, make_lesson):
     agent = small_agent(make_lesson("t01-exercise"), "findable")
     check = partial(exercises.check_find_agent, letta=letta, agent_id=agent.id)
@@ -83,6 +97,21 @@ def test_01_find_agent(letta, make_lesson):
     assert_not_yet(check(catches_everything), "catch only NotFoundError")
     assert_not_yet(check(letta.agents.retrieve), "catch NotFoundError and return None")
     assert check(partial(solutions.find_agent, letta=letta)).passed
+
+
+def test_01_stretch_send_once(letta, make_lesson):
+    sender = small_agent(make_lesson("t01-stretch"), "sender")  # its own agent: the check cancels turns it starts
+    check = partial(exercises.check_send_once, letta=letta, agent_id=sender.id)
+    assert_not_yet(check(unwritten), "send_once is not written yet")
+
+    def with_retries(agent_id, text, timeout):  # the SDK's default: two more attempts, two more turns
+        try:
+            letta.with_options(timeout=timeout).agents.messages.create(agent_id=agent_id, messages=[{"role": "user", "content": text}])
+        except APITimeoutError:
+            return None
+
+    assert_not_yet(check(with_retries), "the client retried it", "return the id of the run")
+    assert check(partial(solutions.send_once, letta=letta)).passed
 
 
 def test_02_remember_rating(letta, make_lesson):
@@ -204,6 +233,39 @@ def test_05_agent_for_user(letta, make_lesson, tmp_path):
     assert check(answer, new_user=(lesson.name("eve"), "Eve")).passed
 
 
+def test_07_stretch_open_ticket_thread(letta, make_lesson):
+    lesson = make_lesson("t07-stretch")
+    check = partial(exercises.check_open_ticket_thread, letta=letta, lesson=lesson)
+    assert_not_yet(check(unwritten), "open_ticket_thread is not written yet")
+
+    def one_for_all(agent_id, ticket_id, subject):  # a conversation, but the block is never written
+        return letta.conversations.create(agent_id=agent_id, summary=f"ticket {ticket_id}").id
+
+    assert_not_yet(check(one_for_all), "does not list")
+
+    def replaces(agent_id, ticket_id, subject):
+        letta.agents.blocks.update("open_tickets", agent_id=agent_id, value=f"- {ticket_id}: {subject}")
+        return letta.conversations.create(agent_id=agent_id, summary=f"ticket {ticket_id}").id
+
+    assert_not_yet(check(replaces), "lost what it said before")
+    assert check(partial(solutions.open_ticket_thread, letta=letta)).passed
+    assert lesson.agents() == []  # the check removes its agent
+
+
+def test_05_stretch_forget_user(letta, make_lesson, tmp_path):
+    lesson, directory = make_lesson("t05-stretch"), UserDirectory(tmp_path / "users.sqlite")
+    check = partial(exercises.check_forget_user, letta=letta, lesson=lesson, directory=directory)
+    assert_not_yet(check(unwritten), "forget_user is not written yet")
+
+    def agent_only(user_id):  # the agent goes; its blocks and the directory row stay
+        for agent in letta.agents.list(tags=[f"user:{user_id}"], limit=5).items:
+            letta.agents.delete(agent.id)
+
+    assert_not_yet(check(agent_only), "blocks are still in the database", "still has a row")
+    assert check(partial(solutions.forget_user, letta=letta, directory=directory)).passed
+    assert lesson.agents() == [] and directory.all() == []
+
+
 def test_08_sleeptime_agent_of(letta, make_lesson):
     lesson = make_lesson("t08-exercise")
     buddy, plain = small_agent(lesson, "buddy", enable_sleeptime=True), small_agent(lesson, "plain")
@@ -211,6 +273,35 @@ def test_08_sleeptime_agent_of(letta, make_lesson):
     assert_not_yet(check(unwritten), "sleeptime_agent_of is not written yet")
     assert_not_yet(check(lambda agent_id: agent_id), "the agent's own id")
     assert check(partial(solutions.sleeptime_agent_of, letta=letta)).passed
+
+
+def test_08_stretch_sleeptime_every(letta, make_lesson):
+    lesson = make_lesson("t08-stretch")
+    check = partial(exercises.check_sleeptime_every, letta=letta, lesson=lesson)
+    assert_not_yet(check(unwritten), "sleeptime_every is not written yet")
+
+    def default_frequency(agent_id, turns):  # sleeptime on, the frequency left at its default
+        letta.agents.update(agent_id, enable_sleeptime=True)
+        return letta.agents.retrieve(agent_id, include=["agent.managed_group"]).managed_group.agent_ids[0]
+
+    assert_not_yet(check(default_frequency), "not 3")
+    assert check(partial(solutions.sleeptime_every, letta=letta)).passed
+    assert lesson.agents() == []
+
+
+def test_09_stretch_share_agent(letta, make_lesson, tmp_path):
+    lesson = make_lesson("t09-stretch")
+    check = partial(exercises.check_share_agent, letta=letta, lesson=lesson, folder=tmp_path)
+    assert_not_yet(check(unwritten), "share_agent is not written yet")
+
+    def with_history(agent_id, path):
+        letta.agents.messages.list(agent_id)  # nothing scrubbed
+        path.write_text(letta.agents.export_file(agent_id))
+        return path
+
+    assert_not_yet(check(with_history), "scrub_messages=True")
+    assert check(partial(solutions.share_agent, letta=letta)).passed
+    assert lesson.agents() == []
 
 
 def test_09_clone_agent(letta, make_lesson):
@@ -249,6 +340,16 @@ def t10_exercise_place_order(item: str) -> str:
         item: The item's name.
     """
     return "ordered"
+
+
+def test_10_stretch_workflow_rules(letta, make_lesson):
+    lesson = make_lesson("t10-stretch")
+    check = partial(exercises.check_workflow_rules, lesson=lesson)
+    assert_not_yet(check(unwritten), "workflow_rules is not written yet")
+    assert_not_yet(check(lambda p, c, e: solutions.workflow_rules(p, c, e)[:-1]), "nobody approves")  # no approval rule
+    assert_not_yet(check(lambda p, c, e: solutions.workflow_rules(p, e, c)), "only the confirmation should")
+    assert check(solutions.workflow_rules).passed
+    assert not [t for t in letta.tools.list(limit=200).items if t.name.startswith(lesson.tool_prefix)]  # nothing left
 
 
 def test_10_order_rules(letta, make_lesson):

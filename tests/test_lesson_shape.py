@@ -42,5 +42,6 @@ def test_a_lesson_has_the_course_shape(path):
         assert _section(nb, "## Where to go from here")
     else:
         assert "**Where next:** lesson" in recap
-        assert re.search(r"^## Troubleshooting\n\n\| you see \|", _section(nb, "## Troubleshooting") or "", re.MULTILINE)
+    troubleshooting = _section(nb, "## Troubleshooting") or ""
+    assert re.search(r"^## Troubleshooting\n\n\| you see \|", troubleshooting, re.MULTILINE), "no troubleshooting table"
     assert "lesson.cleanup()" in code[-1].source, "the last cell cleans up what the lesson made"

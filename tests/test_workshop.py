@@ -7,11 +7,10 @@ import inspect
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from letta_client import NotFoundError
 
 import helpers
 from helpers import Lesson, workshop
-from helpers.lesson import delete_if_present
+from helpers.lesson import delete_if_present, exists
 from helpers.settings import Settings
 
 SLUG = "l97-workshop"
@@ -70,14 +69,6 @@ def room(secure_server, instructor):
         instructor.tools.delete(tool.id)
 
 
-def _exists(retrieve, object_id: str) -> bool:
-    try:
-        retrieve(object_id)
-        return True
-    except NotFoundError:
-        return False
-
-
 def _identity_keys(letta) -> set[str]:
     return {i["identifier_key"] for i in letta.get("/v1/identities/", options={"params": {"limit": 500}}, cast_to=object)}
 
@@ -102,8 +93,8 @@ def test_one_attendees_cleanup_leaves_the_others_and_the_shared_tool(room, instr
     removed = ana["lesson"].cleanup()
     # the agent, its two blocks (the named notes, and the persona its deletion would otherwise leave behind)
     assert removed == {"agents": 1, "tools": 0, "blocks": 2, "folders": 0, "identities": 1}
-    assert not _exists(instructor.agents.retrieve, ana["agent"].id) and not _exists(instructor.blocks.retrieve, ana["notes"].id)
-    assert not any(_exists(instructor.blocks.retrieve, b.id) for b in ana["agent"].memory.blocks)
+    assert not exists(instructor.agents.retrieve, ana["agent"].id) and not exists(instructor.blocks.retrieve, ana["notes"].id)
+    assert not any(exists(instructor.blocks.retrieve, b.id) for b in ana["agent"].memory.blocks)
     for other in (ben, cleo):
         assert [a.id for a in other["lesson"].agents()] == [other["agent"].id]
         assert instructor.blocks.retrieve(other["notes"].id).value.endswith("'s notes")
@@ -134,7 +125,7 @@ def test_the_instructor_lists_and_cleans_up_the_room(room, instructor):
     assert removed["agents"] == expected_agents >= 2 and removed["tools"] == 1
     assert workshop.attendees(instructor) == [] and workshop.agents(instructor) == []
     for made in room.values():
-        assert not _exists(instructor.blocks.retrieve, made["notes"].id)
+        assert not exists(instructor.blocks.retrieve, made["notes"].id)
         assert made["user"]["identifier_key"] not in _identity_keys(instructor)
     assert instructor.tools.list(name="l97_workshop_echo").items == []
 
