@@ -12,6 +12,7 @@ import functools
 import inspect
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,16 @@ def _error(err: Exception) -> str:
 
 def _argument(value) -> str:
     return "<stream>" if isinstance(value, Iterator) else _short(value, 60)
+
+
+def _not_a_stub(name: str, function) -> None:
+    """Stop at once when the learner's function is still the notebook's stub (checks that must pay for a turn first)."""
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):  # a partial or a built-in: nothing to read, the call will tell
+        return
+    if "raise NotImplementedError" in source:
+        raise NotYet(f"{name} is not written yet: replace `raise NotImplementedError` with your code.")
 
 
 def attempt(name: str, function, *args, advice: str = "Fix that error, then run the check again"):
@@ -275,8 +286,7 @@ def check_log_visit(log_visit, *, letta: Letta, lesson: Lesson):
         source = inspect.getsource(log_visit)
     except (OSError, TypeError):
         raise NotYet("pass the function itself (a def in a cell), so that its source can go to the server.") from None
-    if "raise NotImplementedError" in source:
-        raise NotYet(f"{name} is not written yet: replace `raise NotImplementedError` with your code.")
+    _not_a_stub(name, log_visit)
     if "Letta(" in source:
         yield f"{name} builds its own Letta(): use the injected `client` (section 8), which needs no URL or key in the source."
     if STRETCH_CLUB in source:
@@ -327,6 +337,46 @@ def check_run_list_files(run_list_files, *, data_dir: Path):
         yield f"the listing leaves out {sorted(files - lines)}."
     if lines - files:
         yield f"these lines are not names of files in {Path(data_dir).name}/: {sorted(lines - files)[:3]} (names only, one per line)."
+
+
+@_check("answers_for answers every pending call: your tools run here, anything else is refused with a reason")
+def check_answers_for(answers_for, *, letta: Letta, lesson: Lesson):
+    """One turn on a fresh agent whose rule makes the first call a client-side tool; then your answer is sent."""
+    _not_a_stub("answers_for", answers_for)  # before the turn: an unsolved exercise costs no model time
+    name = f"{lesson.tool_prefix}stretch_list_files"
+    docstring = "List the files in the shared folder.\n\n    Returns the file names, one per line.\n    "
+    source = f'def {name}() -> str:\n    """{docstring}"""\n    raise RuntimeError("client-side tool")\n'
+    tool = letta.tools.upsert(source_code=source, default_requires_approval=True)
+    agent = lesson.create_agent(
+        "stretch-approver",
+        include_base_tools=False,
+        tool_ids=[tool.id],
+        tool_rules=[{"type": "run_first", "tool_name": name}],
+        memory_blocks=[{"label": "persona", "value": "I list the shared files when asked."}],
+    )
+    try:
+        response = letta.agents.messages.create(agent_id=agent.id, messages=[{"role": "user", "content": "Which files are shared?"}])
+        requests = [m for m in response.messages if m.message_type == "approval_request_message"]
+        if not requests:
+            raise NotYet("the agent asked for nothing this time (no approval request); run the check again.")
+        refused = attempt("answers_for", answers_for, requests, {})
+        approvals = refused.get("approvals", []) if isinstance(refused, dict) else []
+        if not (isinstance(refused, dict) and refused.get("type") == "approval" and len(approvals) == len(requests)):
+            raise NotYet(f'answers_for returned {_short(refused)}: return {{"type": "approval", "approvals": [one answer per request]}}.')
+        if any(a.get("approve") is not False or not a.get("reason") for a in approvals):
+            yield 'a call to a tool you do not run must be refused: {"type": "approval", "approve": False, "reason": ...}.'
+        listing = "notes.txt\nplan.pdf"
+        message = attempt("answers_for", answers_for, requests, {name: lambda arguments: (listing, "success")})
+        try:
+            letta.agents.messages.create(agent_id=agent.id, messages=[message])
+        except APIStatusError as err:
+            raise NotYet(f"the server refused your answer ({_error(err)}): one answer per tool_call_id, of type tool.") from None
+        returns = [m for m in letta.agents.messages.list(agent.id, limit=50) if m.message_type == "tool_return_message"]
+        if not any(str(m.tool_return) == listing and m.status == "success" for m in returns):
+            yield f"the server has no successful return {listing!r} for the call: answer it with type tool, tool_return and status."
+    finally:
+        letta.agents.delete(agent.id)
+        letta.tools.delete(tool.id)
 
 
 # 05 · multi-user
@@ -453,6 +503,46 @@ def check_collect_answer(collect_answer, *, letta: Letta, agent_id: str):
     stored = "\n\n".join(m.content for m in letta.runs.messages.list(run_id).items if m.message_type == "assistant_message")
     if got != stored:
         yield f"on a live token stream collect_answer returned {_short(got)}, but the server stored the answer {_short(stored)}."
+
+
+@_check("finish_answer picks the dropped run up where it stopped: the whole answer, every piece once")
+def check_finish_answer(finish_answer, *, letta: Letta, agent_id: str):
+    """Drops a background stream after three pieces of the answer (one agent turn), then hands over what arrived."""
+    _not_a_stub("finish_answer", finish_answer)  # before the turn: an unsolved exercise costs no model time
+    stream = letta.agents.messages.create(
+        agent_id=agent_id,
+        messages=[{"role": "user", "content": "Count from one to ten in words, separated by commas."}],
+        streaming=True,
+        stream_tokens=True,
+        background=True,
+    )
+    before = []
+    for chunk in stream:
+        before.append(chunk)
+        if sum(c.message_type == "assistant_message" for c in before) == 3:
+            break
+    stream.close()  # the dropped connection: the run goes on
+    run_id = next(c.run_id for c in before if getattr(c, "run_id", None))
+    got = attempt("finish_answer", finish_answer, list(before))
+    for _ in range(120):  # the stored answer, once the run is over
+        if letta.runs.retrieve(run_id).status not in ("created", "running"):
+            break
+        time.sleep(1)
+    stored = "".join(m.content for m in letta.runs.messages.list(run_id).items if m.message_type == "assistant_message")
+    seen = "".join(c.content or "" for c in before if c.message_type == "assistant_message")
+    if not isinstance(got, str):
+        raise NotYet(f"finish_answer returned {_short(got)}: return the answer's text.")
+    if got == stored:
+        return
+    if stored.startswith(got) or (seen and not got.startswith(seen)):
+        yield f"it returned {_short(got)}, not the whole answer {_short(stored)}: put the pieces you already had before the rest."
+    elif len(got) > len(stored):
+        yield (
+            f"it returned {_short(got)}, longer than the answer {_short(stored)}: some pieces came twice. "
+            "Resume with starting_after= the last seq_id you saw."
+        )
+    else:
+        yield f"it returned {_short(got)}; the run's answer is {_short(stored)}."
 
 
 # 07 · conversations

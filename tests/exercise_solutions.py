@@ -181,3 +181,22 @@ def send_once(agent_id: str, text: str, timeout: float, *, letta: Letta) -> str:
 def tool_share(agent_id: str, *, letta: Letta) -> float:  # 00, stretch
     overview = letta.get(f"/v1/agents/{agent_id}/context", cast_to=object)
     return overview["num_tokens_functions_definitions"] / overview["context_window_size_current"]
+
+
+def finish_answer(before: list, *, letta: Letta) -> str:  # 06, stretch: resume a dropped background stream
+    run_id = next(c.run_id for c in before if getattr(c, "run_id", None))
+    last = max(c.seq_id for c in before if getattr(c, "seq_id", None) is not None)
+    after = list(letta.runs.messages.stream(run_id, starting_after=last))
+    return "".join(c.content or "" for c in before + after if c.message_type == "assistant_message")
+
+
+def answers_for(requests: list, client_tools: dict) -> dict:  # 04, stretch: one message answering every request
+    approvals = []
+    for request in requests:
+        call = request.tool_call
+        if call.name in client_tools:
+            tool_return, status = client_tools[call.name](call.arguments)
+            approvals.append({"type": "tool", "tool_call_id": call.tool_call_id, "tool_return": tool_return, "status": status})
+        else:
+            approvals.append({"type": "approval", "tool_call_id": call.tool_call_id, "approve": False, "reason": "Not a tool I run."})
+    return {"type": "approval", "approvals": approvals}

@@ -252,6 +252,35 @@ def test_07_stretch_open_ticket_thread(letta, make_lesson):
     assert lesson.agents() == []  # the check removes its agent
 
 
+def test_06_stretch_finish_answer(letta, talker):
+    check = partial(exercises.check_finish_answer, letta=letta, agent_id=talker.id)
+    assert_not_yet(check(unwritten), "finish_answer is not written yet")
+
+    def from_the_start(before):  # reconnects without starting_after: the pieces already seen come again
+        run_id = next(c.run_id for c in before if getattr(c, "run_id", None))
+        again = list(letta.runs.messages.stream(run_id))
+        return "".join(c.content or "" for c in before + again if c.message_type == "assistant_message")
+
+    assert_not_yet(check(from_the_start), "came twice")
+    assert check(partial(solutions.finish_answer, letta=letta)).passed
+
+
+def test_04_stretch_answers_for(letta, make_lesson):
+    lesson = make_lesson("t04-stretch")
+    check = partial(exercises.check_answers_for, letta=letta, lesson=lesson)
+    assert_not_yet(check(unwritten), "answers_for is not written yet")
+
+    def approves_everything(requests, client_tools):  # lets the server run what only this side may run
+        return {
+            "type": "approval",
+            "approvals": [{"type": "approval", "tool_call_id": r.tool_call.tool_call_id, "approve": True} for r in requests],
+        }
+
+    assert_not_yet(check(approves_everything), "must be refused")
+    assert check(solutions.answers_for).passed
+    assert lesson.agents() == []
+
+
 def test_05_stretch_forget_user(letta, make_lesson, tmp_path):
     lesson, directory = make_lesson("t05-stretch"), UserDirectory(tmp_path / "users.sqlite")
     check = partial(exercises.check_forget_user, letta=letta, lesson=lesson, directory=directory)

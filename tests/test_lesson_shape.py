@@ -1,5 +1,5 @@
-"""Every lesson keeps the course's shape: parameters, an exercise, a recap with where to go next, troubleshooting,
-clean-up, and no outputs in the committed file."""
+"""Every lesson keeps the course's shape: parameters, an exercise (and a stretch exercise), a recap with where to go
+next, troubleshooting, clean-up, and no outputs in the committed file."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ def test_a_lesson_has_the_course_shape(path):
         assert _section(nb, "## Where to go from here")
     else:
         assert "**Where next:** lesson" in recap
+        assert _section(nb, "## Stretch exercise"), "no stretch exercise"
     troubleshooting = _section(nb, "## Troubleshooting") or ""
     assert re.search(r"^## Troubleshooting\n\n\| you see \|", troubleshooting, re.MULTILINE), "no troubleshooting table"
     assert "lesson.cleanup()" in code[-1].source, "the last cell cleans up what the lesson made"
