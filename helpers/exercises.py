@@ -89,6 +89,25 @@ def _not_a_stub(name: str, function) -> None:
         raise NotYet(f"{name} is not written yet: replace `raise NotImplementedError` with your code.")
 
 
+def _at_once(calls: list) -> list[BaseException]:
+    """Run the calls in threads released together by a barrier; what they raised (a race check reports it in words)."""
+    barrier, failures = threading.Barrier(len(calls)), []
+
+    def run(call) -> None:
+        barrier.wait()
+        try:
+            call()
+        except BaseException as err:  # noqa: BLE001 (returned to the check)
+            failures.append(err)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
+
+
 def attempt(name: str, function, *args, advice: str = "Fix that error, then run the check again"):
     """Run the learner's function; an exception it raises stops the check with an explanation."""
     try:
@@ -212,23 +231,10 @@ def check_add_task(add_task, *, letta: Letta, lesson: Lesson, writers: int = 8, 
     try:
         attempt("add_task", add_task, block.id, "- warm-up")  # a plain error is reported as such, not as a race
         failures: list[BaseException] = []
-
-        def call(barrier: threading.Barrier, line: str) -> None:
-            barrier.wait()
-            try:
-                add_task(block.id, line)
-            except BaseException as err:  # noqa: BLE001 (reported below, in words)
-                failures.append(err)
-
         lines = []
         for r in range(rounds):
-            barrier = threading.Barrier(writers)
             batch = [f"- task {r}.{i}" for i in range(writers)]
-            threads = [threading.Thread(target=call, args=(barrier, line)) for line in batch]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            failures += _at_once([functools.partial(add_task, block.id, line) for line in batch])
             lines += batch
         conflicts = [err for err in failures if isinstance(err, ConflictError)]
         if len(conflicts) < len(failures):
@@ -588,21 +594,12 @@ def check_open_ticket_thread(open_ticket_thread, *, letta: Letta, lesson: Lesson
     try:
         tickets = {"T-1": "printer jams", "T-2": "login fails", "T-3": "invoice missing"}
         first = attempt("open_ticket_thread", open_ticket_thread, agent.id, "T-1", tickets["T-1"])
-        results, failures = {"T-1": first}, []
+        results = {"T-1": first}
 
-        def call(barrier: threading.Barrier, ticket_id: str) -> None:
-            barrier.wait()
-            try:
-                results[ticket_id] = open_ticket_thread(agent.id, ticket_id, tickets[ticket_id])
-            except BaseException as err:  # noqa: BLE001 (reported below, in words)
-                failures.append(err)
+        def call(ticket_id: str) -> None:
+            results[ticket_id] = open_ticket_thread(agent.id, ticket_id, tickets[ticket_id])
 
-        barrier = threading.Barrier(2)
-        threads = [threading.Thread(target=call, args=(barrier, t)) for t in ("T-2", "T-3")]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        failures = _at_once([functools.partial(call, t) for t in ("T-2", "T-3")])
         if failures:
             raise NotYet(f"two calls at the same time: one raised {_error(failures[0])}.")
         for ticket_id, conversation_id in results.items():
@@ -677,10 +674,6 @@ def check_sleeptime_every(sleeptime_every, *, letta: Letta, lesson: Lesson):
 # 09 · agent files
 
 
-def _passages(letta: Letta, agent_id: str) -> list[str]:
-    return sorted(p.text for p in letta.agents.passages.list(agent_id))
-
-
 def _passages_with_metadata(letta: Letta, agent_id: str) -> list[tuple]:
     return sorted((p.text, sorted(p.tags or []), p.created_at) for p in letta.agents.passages.list(agent_id))
 
@@ -702,11 +695,12 @@ def check_clone_agent(clone_agent, *, letta: Letta, agent_id: str, new_name: str
         yield "the clone's memory blocks differ from the original's: import the exported file as it is."
     if {t.name for t in clone.tools} != {t.name for t in original.tools}:
         yield f"the clone has the tools {sorted(t.name for t in clone.tools)}, the original {sorted(t.name for t in original.tools)}."
-    copied, wanted = _passages(letta, clone_id), _passages(letta, agent_id)
+    copied_all, wanted_all = _passages_with_metadata(letta, clone_id), _passages_with_metadata(letta, agent_id)
+    copied, wanted = sorted(p[0] for p in copied_all), sorted(p[0] for p in wanted_all)
     if copied != wanted:
         missing = "has no archival passages" if not copied else f"has the passages {_short(copied)}"
         yield f"the clone {missing}; the original has {_short(wanted)}: the .af file has none, copy them (passages.list, .create)."
-    elif _passages_with_metadata(letta, clone_id) != _passages_with_metadata(letta, agent_id):
+    elif copied_all != wanted_all:
         yield "the clone's passages lost their tags or dates: pass tags= and created_at= from each passage to passages.create."
 
 
