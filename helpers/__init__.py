@@ -9,6 +9,7 @@ from helpers.diagrams import show_rules
 from helpers.lesson import Lesson
 from helpers.progress import waiting
 from helpers.render import format_message, messages_of, show, show_stream
+from helpers.runs import wait_for_runs
 from helpers.settings import Settings, settings, use
 from helpers.user_directory import UserDirectory
 from helpers.widgets import ApprovalPanel, ChatPanel, ContextView, MemoryInspector, side_by_side
@@ -33,6 +34,7 @@ __all__ = [
     "show_stream",
     "side_by_side",
     "use",
+    "wait_for_runs",
     "waiting",
     "wait_for_server",
 ]

@@ -108,6 +108,20 @@ def _at_once(calls: list) -> list[BaseException]:
     return failures
 
 
+def _one_then_the_rest_at_once(name: str, function, agent_id: str, items: dict) -> dict:
+    """Call function(agent_id, key, value) for the first item alone, then for the rest at the same moment."""
+    (key, value), *rest = items.items()
+    results = {key: attempt(name, function, agent_id, key, value)}
+
+    def call(key) -> None:
+        results[key] = function(agent_id, key, items[key])
+
+    failures = _at_once([functools.partial(call, key) for key, _ in rest])
+    if failures:
+        raise NotYet(f"{len(rest)} calls at the same time: one raised {_error(failures[0])}.")
+    return results
+
+
 def attempt(name: str, function, *args, advice: str = "Fix that error, then run the check again"):
     """Run the learner's function; an exception it raises stops the check with an explanation."""
     try:
@@ -593,15 +607,7 @@ def check_open_ticket_thread(open_ticket_thread, *, letta: Letta, lesson: Lesson
     )
     try:
         tickets = {"T-1": "printer jams", "T-2": "login fails", "T-3": "invoice missing"}
-        first = attempt("open_ticket_thread", open_ticket_thread, agent.id, "T-1", tickets["T-1"])
-        results = {"T-1": first}
-
-        def call(ticket_id: str) -> None:
-            results[ticket_id] = open_ticket_thread(agent.id, ticket_id, tickets[ticket_id])
-
-        failures = _at_once([functools.partial(call, t) for t in ("T-2", "T-3")])
-        if failures:
-            raise NotYet(f"two calls at the same time: one raised {_error(failures[0])}.")
+        results = _one_then_the_rest_at_once("open_ticket_thread", open_ticket_thread, agent.id, tickets)
         for ticket_id, conversation_id in results.items():
             if not isinstance(conversation_id, str):
                 raise NotYet(f"for {ticket_id} it returned {_short(conversation_id)}: return the new conversation's id.")
@@ -839,3 +845,45 @@ def check_open_ticket(open_ticket, *, letta: Letta, directory: UserDirectory, ag
         yield f"open_ticket returned {_short(answer)}: return the assistant's answer as one string."
     elif not stored or not all(text in answer for text in stored):
         yield f"open_ticket returned {_short(answer)}, but the desk's stored answer is {_short(stored)}."
+
+
+@_check("close_ticket logs each ticket once, keeps the log's earlier lines, and files it in archival memory")
+def check_close_ticket(close_ticket, *, letta: Letta, lesson: Lesson):
+    """Closes three tickets on a fresh agent, two of them at the same moment; reads the block and passages back."""
+    agent = lesson.create_agent(
+        "stretch-close",
+        include_base_tools=False,
+        memory_blocks=[
+            {"label": "persona", "value": "I am a help desk."},
+            {"label": "ticket_log", "value": "(no tickets yet)", "read_only": True},
+        ],
+    )
+    try:
+        tickets = {"M-1": "card expired, renewed", "M-2": "charged twice, refunded 40 EUR", "M-3": "locker key lost"}
+        results = _one_then_the_rest_at_once("close_ticket", close_ticket, agent.id, tickets)
+        block = letta.agents.blocks.retrieve("ticket_log", agent_id=agent.id)
+        if not block.read_only:
+            yield "the ticket_log block is no longer read-only: your code may write it (blocks.update), the agent may not."
+        lines = block.value.splitlines()
+        if "(no tickets yet)" in lines:
+            yield "the ticket_log block still says '(no tickets yet)': replace the placeholder with the first ticket."
+        wanted = [f"{m}: {s}" for m, s in tickets.items()]
+        missing = [line for line in wanted if line not in lines]
+        if missing:
+            yield (
+                f"the ticket_log block lacks {_short(missing)} (it reads {_short(block.value, 200)}): add one line per ticket to the "
+                "current value; two calls at once must not write the block over each other (lesson 02: one writer at a time)."
+            )
+        elif len(lines) != len(wanted):
+            yield f"the ticket_log block has {len(lines)} lines for {len(wanted)} tickets: one line per ticket."
+        passages = {p.id: p for p in letta.agents.passages.list(agent.id)}
+        for member_id, passage_id in results.items():
+            passage = passages.get(passage_id) if isinstance(passage_id, str) else None
+            if passage is None:
+                yield f"for {member_id} it returned {_short(passage_id)}, not the id of one of the agent's passages."
+            elif tickets[member_id] not in passage.text:
+                yield f"the passage for {member_id} reads {_short(passage.text)}: put the ticket's summary in it."
+            elif not {member_id, "closed"} <= set(passage.tags or []):
+                yield f"the passage for {member_id} has the tags {passage.tags}: tag it with the member's id and 'closed'."
+    finally:
+        letta.agents.delete(agent.id)

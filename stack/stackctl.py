@@ -48,6 +48,9 @@ PROVIDER_KEYS = (
 
 # The stack's parts in start order; they stop in the reverse order.
 PARTS = ("postgres", "redis", "model", "letta")
+# Seconds between the server's keep-alive pings in a stream (Letta's default: 20). Short, so that lesson 06 can show
+# a silent stream timing out, and pings keeping it alive, in seconds rather than minutes.
+PING_INTERVAL_S = 5
 
 
 class StackError(RuntimeError):
@@ -368,6 +371,7 @@ def _letta_env(cfg: Config) -> dict[str, str]:
     # variable is set; the SDK then reads LETTA_BASE_URL. So the server's environment points back at itself.
     env["LETTA_BASE_URL"] = cfg.letta_url
     env["LETTA_API_KEY"] = cfg.password or "self-hosted"
+    env["LETTA_KEEPALIVE_INTERVAL"] = str(PING_INTERVAL_S)
     return env
 
 

@@ -200,3 +200,16 @@ def answers_for(requests: list, client_tools: dict) -> dict:  # 04, stretch: one
         else:
             approvals.append({"type": "approval", "tool_call_id": call.tool_call_id, "approve": False, "reason": "Not a tool I run."})
     return {"type": "approval", "approvals": approvals}
+
+
+_ticket_log_lock = threading.Lock()
+
+
+def close_ticket(agent_id: str, member_id: str, summary: str, *, letta: Letta) -> str:  # 11, stretch
+    line = f"{member_id}: {summary}"
+    with _ticket_log_lock:  # lesson 02: one writer at a time
+        current = letta.agents.blocks.retrieve("ticket_log", agent_id=agent_id).value
+        value = line if current == "(no tickets yet)" else f"{current}\n{line}"
+        letta.agents.blocks.update("ticket_log", agent_id=agent_id, value=value)  # read-only for agents, not for you
+    passage = letta.agents.passages.create(agent_id, text=f"Ticket closed for {member_id}: {summary}", tags=[member_id, "closed"])
+    return passage[0].id

@@ -417,3 +417,23 @@ def test_11_open_ticket(letta, talker, tmp_path):
     assert_not_yet(check(unwritten), "open_ticket is not written yet")
     assert_not_yet(check(lambda member, text: "Open all day."), "the directory has no conversation")
     assert check(partial(solutions.open_ticket, letta=letta, directory=directory, desk_id=talker.id)).passed
+
+
+def test_11_stretch_close_ticket(letta, make_lesson):
+    lesson = make_lesson("t11-stretch")
+    check = partial(exercises.check_close_ticket, letta=letta, lesson=lesson)
+    assert_not_yet(check(unwritten), "close_ticket is not written yet")
+
+    def replaces(agent_id, member_id, summary):  # files the passage, but the log keeps only the last ticket
+        letta.agents.blocks.update("ticket_log", agent_id=agent_id, value=f"{member_id}: {summary}")
+        return letta.agents.passages.create(agent_id, text=summary, tags=[member_id, "closed"])[0].id
+
+    assert_not_yet(check(replaces), "lacks")
+
+    def untagged(agent_id, member_id, summary):
+        solutions.close_ticket(agent_id, member_id, summary, letta=letta)
+        return letta.agents.passages.create(agent_id, text=summary)[0].id
+
+    assert_not_yet(check(untagged), "tag it with the member's id")
+    assert check(partial(solutions.close_ticket, letta=letta)).passed
+    assert lesson.agents() == []  # the check removes its agent

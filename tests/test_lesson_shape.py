@@ -38,11 +38,11 @@ def test_a_lesson_has_the_course_shape(path):
     assert recap, "no recap"
     takeaways = re.findall(r"^- ", recap, flags=re.MULTILINE)
     assert 3 <= len(takeaways) <= 5, f"a recap has 3-5 takeaways, not {len(takeaways)}"
+    assert _section(nb, "## Stretch exercise"), "no stretch exercise"
     if path.name == CAPSTONE:
         assert _section(nb, "## Where to go from here")
     else:
         assert "**Where next:** lesson" in recap
-        assert _section(nb, "## Stretch exercise"), "no stretch exercise"
     troubleshooting = _section(nb, "## Troubleshooting") or ""
     assert re.search(r"^## Troubleshooting\n\n\| you see \|", troubleshooting, re.MULTILINE), "no troubleshooting table"
     assert "lesson.cleanup()" in code[-1].source, "the last cell cleans up what the lesson made"

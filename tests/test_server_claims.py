@@ -58,3 +58,45 @@ def test_concurrent_memory_inserts_into_one_block_lose_lines_and_serialised_ones
         assert _inserts_at_once(letta, [(a, own[0]), (b, own[1])], rounds) == rounds
     finally:
         lesson.cleanup()
+
+
+def test_a_read_only_block_refuses_the_agents_memory_tools_and_takes_your_codes_writes(letta):
+    """Capstone: policies and ticket_log are read-only to agents (the sleeptime agent too), yet blocks.update works."""
+    lesson = helpers.Lesson("t-claims-readonly", letta=letta)
+    lesson.cleanup()
+    try:
+        agent = lesson.create_agent("desk", memory_blocks=[{"label": "ticket_log", "value": "(none)", "read_only": True}])
+        tried = letta.agents.tools.run("memory_insert", agent_id=agent.id, args={"label": "ticket_log", "new_string": "M-9: refunded"})
+        assert tried.status == "error" and "read-only" in str(tried.stderr), tried
+        assert letta.agents.blocks.retrieve("ticket_log", agent_id=agent.id).value == "(none)"
+        letta.agents.blocks.update("ticket_log", agent_id=agent.id, value="M-2: refunded")
+        assert letta.agents.blocks.retrieve("ticket_log", agent_id=agent.id).value == "M-2: refunded"
+    finally:
+        lesson.cleanup()
+
+
+def test_running_a_tool_alone_notes_a_return_over_its_limit_without_cutting_it(letta):
+    """Lesson 03 section 11: on 0.16.8 agents.tools.run appends the truncation note but returns the whole text."""
+    source = 'def t_claims_long_return() -> str:\n    """Return a long text."""\n    return "x" * 3000\n'
+    tool = letta.tools.upsert(source_code=source, return_char_limit=100)
+    lesson = helpers.Lesson("t-claims-limit", letta=letta)
+    lesson.cleanup()
+    try:
+        agent = lesson.create_agent("reader", include_base_tools=False, tool_ids=[tool.id])
+        returned = letta.agents.tools.run(tool.name, agent_id=agent.id).func_return
+        assert returned.startswith("x" * 3000) and "truncated" in returned
+    finally:
+        lesson.cleanup()
+        letta.tools.delete(tool.id)
+
+
+def test_the_stack_pings_as_often_as_lesson_06_says():
+    """Lesson 06's silent-stream demonstration relies on the interval the stack gives the server."""
+    import json
+    from pathlib import Path
+
+    from stack.stackctl import PING_INTERVAL_S
+
+    lesson = json.loads((Path(__file__).parent.parent / "notebooks" / "06_streaming.ipynb").read_text())
+    text = "".join("".join(c["source"]) for c in lesson["cells"])
+    assert f"pings every {PING_INTERVAL_S} seconds" in text and "read=8.0" in text and PING_INTERVAL_S < 8
