@@ -1,19 +1,24 @@
 # The course's two commands:   make course   (stack + JupyterLab)    make test   (the whole test suite)
 PY := .venv/bin/python
-VENV_STAMP := .venv/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
+# pyproject.toml too: it lists the packages the editable install maps into .venv
+VENV_STAMP := .venv/.installed-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
 MERMAID := tests/mermaid/node_modules/.package-lock.json
 
-.PHONY: course test start stop status logs install lint benchmark run-lessons eval site
+.PHONY: course test start stop status logs venv install lint benchmark run-lessons eval site
 
-$(VENV_STAMP): requirements.txt
+$(VENV_STAMP): requirements.txt pyproject.toml
 	python3 -m venv .venv
-	.venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	.venv/bin/pip install -q --disable-pip-version-check $$(grep '^uv==' requirements.txt)
+	.venv/bin/uv pip install -q --python .venv/bin/python -r requirements.txt $$(for d in $$PIP_FIND_LINKS; do echo --find-links $$d; done)
 	rm -f .venv/.installed-* && touch $(VENV_STAMP)
 
 # Mermaid itself, to parse the lessons' diagrams in the tests (about 15 s, 170 MB in tests/mermaid/node_modules).
 $(MERMAID): tests/mermaid/package-lock.json
 	@command -v npm >/dev/null || { echo "make test needs Node.js 20+ and npm, to parse the lessons' Mermaid diagrams (Debian: apt install nodejs npm)"; exit 1; }
 	npm ci --prefix tests/mermaid --no-audit --no-fund --loglevel=error
+
+# The notebooks' environment alone (a workshop attendee needs no stack of their own)
+venv: $(VENV_STAMP)
 
 install: $(VENV_STAMP)
 	$(PY) -m stack install

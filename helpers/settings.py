@@ -2,14 +2,16 @@
 
 | variable              | default                               | meaning                                          |
 |-----------------------|---------------------------------------|--------------------------------------------------|
-| LETTA_BASE_URL        | http://127.0.0.1:$LETTA_PORT          | the Letta server the notebooks talk to           |
-| LETTA_PORT            | 8283                                  | the course stack's port (`make start` reads it)  |
+| LETTA_BASE_URL        | http://$LETTA_HOST:$LETTA_PORT        | the Letta server the notebooks talk to           |
+| LETTA_HOST, LETTA_PORT | 127.0.0.1, 8283                      | where the course stack's server listens (`make start` reads them too) |
 | LETTA_SERVER_PASSWORD | (none)                                | the server's password, if it runs in secure mode |
 | LETTA_API_KEY         | (none)                                | a Letta Cloud key (used only if no base URL set) |
-| LETTA_MODEL           | ollama/qwen2.5-coder-1.5b-instruct    | the model handle lessons give their agents       |
-| LETTA_EMBEDDING       | ollama/all-minilm-l6-v2               | the embedding handle lessons give their agents   |
+| LETTA_MODEL           | the local model's handle              | the model handle lessons give their agents       |
+| LETTA_EMBEDDING       | the local embedding model's handle    | the embedding handle lessons give their agents   |
 | LETTA_TIMEOUT         | 600                                   | seconds the client waits for one request         |
 | COURSE_ATTENDEE       | (none)                                | workshop mode: your name on a shared server      |
+
+The defaults are the course's shared facts (course/facts.py).
 """
 
 from __future__ import annotations
@@ -19,13 +21,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from dotenv import load_dotenv
+from course import environment, facts
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PORT = "8283"
-DEFAULT_BASE_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
-DEFAULT_MODEL = "ollama/qwen2.5-coder-1.5b-instruct"
-DEFAULT_EMBEDDING = "ollama/all-minilm-l6-v2"
+DEFAULT_BASE_URL = facts.letta_url(facts.LOOPBACK, facts.LETTA_PORT.default)
+DEFAULT_MODEL = facts.LOCAL_MODEL.handle
+DEFAULT_EMBEDDING = facts.EMBEDDING_MODEL.handle
 # An attendee's name starts the names of their objects ("ana--l02-memory-team"); single hyphens only, so that
 # "--" always ends the name and one attendee's prefix never matches another's ("ana--" vs "ana-b--").
 ATTENDEE_NAME = re.compile(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*")
@@ -50,14 +50,12 @@ class Settings:
             )
 
     @classmethod
-    def from_env(cls) -> Settings:
-        # override=False: a variable already set in the environment (e.g. by papermill or CI) wins over .env.
-        load_dotenv(ROOT / ".env", override=False)
-        env = os.environ.get
+    def from_env(cls, env_file: Path | None = None) -> Settings:
+        env = environment.read(env_file).get
         return cls(
-            # The stack on another port (LETTA_PORT in .env, as the README suggests when 8283 is taken) is still
-            # the course's own server: follow it unless a base URL says otherwise.
-            base_url=(env("LETTA_BASE_URL") or f"http://127.0.0.1:{env('LETTA_PORT') or DEFAULT_PORT}").rstrip("/"),
+            # The stack on another host or port (.env, as the README suggests when 8283 is taken) is still the
+            # course's own server: follow it unless a base URL says otherwise.
+            base_url=(env("LETTA_BASE_URL") or stack_url(env(facts.HOST_VARIABLE), env(facts.LETTA_PORT.variable))).rstrip("/"),
             password=env("LETTA_SERVER_PASSWORD") or None,
             api_key=env("LETTA_API_KEY") or None,
             model=env("LETTA_MODEL") or DEFAULT_MODEL,
@@ -70,6 +68,11 @@ class Settings:
     def token(self) -> str | None:
         """What the SDK sends as its bearer token: the server password, else a Cloud API key."""
         return self.password or self.api_key
+
+
+def stack_url(host: str | None, port: str | None) -> str:
+    """Where the course stack's Letta server answers, from LETTA_HOST and LETTA_PORT (as `make start` reads them)."""
+    return facts.letta_url(host or facts.LOOPBACK, int(port or facts.LETTA_PORT.default))
 
 
 def settings() -> Settings:

@@ -17,12 +17,13 @@ import sys
 import time
 from pathlib import Path
 
+from course import facts
 from helpers import sdk as course_sdk
 from helpers.settings import settings
 from runner import report, sdk_kernel
 from runner.execute import NOTEBOOKS, ROOT, lessons, model_dir, run_lesson
 
-DEFAULT_OUTPUT = ROOT / "output" / "course-run"
+DEFAULT_OUTPUT = facts.COURSE_RUN
 
 
 def run(

@@ -19,12 +19,13 @@ import shutil
 import sys
 from pathlib import Path
 
+from course import facts
 from runner.execute import NOTEBOOKS
 
 ROOT = NOTEBOOKS.parent
-RUN = ROOT / "output" / "course-run"
-SOURCE = ROOT / "output" / "site-src"
-SITE = ROOT / "output" / "site"
+RUN = facts.COURSE_RUN
+SOURCE = facts.OUTPUT / "site-src"
+SITE = facts.OUTPUT / "site"
 CONF = Path(__file__).resolve().parent / "site_conf" / "conf.py"
 MERMAID = ROOT / "tests" / "mermaid" / "node_modules" / "mermaid" / "dist"
 

@@ -20,10 +20,11 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
+from course import facts
 from helpers import sdk, turn_log
 from helpers.settings import settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = facts.ROOT
 NOTEBOOKS = ROOT / "notebooks"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 SILENT_S = 5.0  # a cell may run this long with nothing on screen

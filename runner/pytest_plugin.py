@@ -20,10 +20,11 @@ import pytest
 from nbmake.nb_run import NotebookRun
 from nbmake.pytest_items import NbMakeFailureRepr, NotebookFailedException, NotebookFile, NotebookItem
 
+from course import facts
 from helpers import sdk
 from helpers.settings import settings
 from runner import report
-from runner.execute import _ANSI, NOTEBOOKS, ROOT, LessonResult, lesson_environment, model_dir, result_of
+from runner.execute import _ANSI, NOTEBOOKS, LessonResult, lesson_environment, model_dir, result_of
 
 _results: list[LessonResult] = []
 
@@ -35,7 +36,7 @@ def _meta() -> dict:
 def pytest_addoption(parser) -> None:
     group = parser.getgroup("course", "the course's lessons")
     group.addoption("--lessons", type=Path, default=NOTEBOOKS, help="the folder whose notebooks are lessons (default: notebooks/)")
-    group.addoption("--course-output", type=Path, default=ROOT / "output" / "course-run", help="where the executed copies and report go")
+    group.addoption("--course-output", type=Path, default=facts.COURSE_RUN, help="where the executed copies and report go")
 
 
 def _error(nb, failure) -> dict:

@@ -13,9 +13,9 @@ import os
 import subprocess
 import sys
 
-from runner.execute import ROOT
+from course import facts
 
-HOME = ROOT / ".course" / "sdk"  # git-ignored, like the stack's environments
+HOME = facts.STATE / "sdk"  # git-ignored, like the stack's environments
 
 
 def kernel(version: str) -> str:
@@ -23,10 +23,10 @@ def kernel(version: str) -> str:
     home = HOME / version
     site, name = home / "site", f"letta-sdk-{version}"
     if not (site / "letta_client").is_dir():
-        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), f"letta-client=={version}"]
-        done = subprocess.run(pip, capture_output=True, text=True)
+        uv = [str(facts.UV), "pip", "install", "--quiet", "--no-deps", "--python", sys.executable, "--target", str(site)]
+        done = subprocess.run([*uv, f"letta-client=={version}"], capture_output=True, text=True)
         if done.returncode != 0:
-            raise SystemExit(f"could not install letta-client=={version} (pip needs its package index):\n{done.stderr.strip()}")
+            raise SystemExit(f"could not install letta-client=={version} (uv needs the package index):\n{done.stderr.strip()}")
     spec = home / "kernels" / name / "kernel.json"
     spec.parent.mkdir(parents=True, exist_ok=True)
     spec.write_text(

@@ -30,13 +30,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from course import facts  # noqa: E402
 from helpers.client import client as course_client  # noqa: E402
 from helpers.lesson import delete_agents  # noqa: E402
 from helpers.settings import settings  # noqa: E402
 from stack.local_model import chat_format, guards  # noqa: E402  (pure Python: no model needed to import them)
 
 DATA = ROOT / "data" / "agent_eval.json"
-OUT = ROOT / "output" / "agent-eval.json"
+OUT = facts.OUTPUT / "agent-eval.json"
 TAG = "agent-eval"
 ECHO_WORDS = 10  # this many words in a row copied from the instructions is an echo, not an answer
 # Markup that belongs to the prompt and never to an answer.

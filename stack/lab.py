@@ -20,7 +20,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from course import facts
+
+ROOT = facts.ROOT
 FIRST_LESSON = "notebooks/00_setup.ipynb"
 # overrides.json there answers JupyterLab's first-run prompts (news: never; no update check: offline course).
 # Passed as the app settings directory, so nothing is written into the virtual environment (a user may not own it).

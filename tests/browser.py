@@ -19,10 +19,11 @@ from pathlib import Path
 
 import httpx
 
+from course import facts
 from stack import lab
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "output" / "browser"  # screenshots of every step: CI keeps output/
+ROOT = facts.ROOT
+SHOTS = facts.OUTPUT / "browser"  # screenshots of every step: CI keeps output/
 # Chromium on a machine with no internet: without these it keeps trying Google's hosts.
 FLAGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from helpers.settings import settings
-from stack import stackctl
-from stack.stackctl import Config, letta_state, model_state
+from stack import parts
+from stack.config import Config
 
 
 def pytest_configure(config):
@@ -22,14 +22,14 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def stack_config() -> Config:
     cfg = Config.load()
-    if letta_state(cfg) != "up":
+    if parts.LETTA.state(cfg) != "up":
         pytest.fail("the course stack is not running: run the tests with `make test`, which starts it")
     return cfg
 
 
 @pytest.fixture(scope="session")
 def model_url(stack_config) -> str:
-    if model_state(stack_config) != "up":
+    if parts.MODEL.state(stack_config) != "up":
         pytest.skip("the local model service is off (LOCAL_MODEL=off)")
     return stack_config.model_url + "/v1"
 
@@ -49,11 +49,11 @@ def secure_server(stack_config):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     password = "course-test-password"
-    env = stackctl._letta_env(stack_config)
+    env = parts.letta_env(stack_config)
     env.update({"LETTA_SERVER_SECURE": "true", "LETTA_SERVER_PASSWORD": password})
-    cmd = [str(stackctl.SERVER_VENV.path / "bin" / "letta"), "server", "--host", "127.0.0.1", "--port", str(port)]
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = parts.letta_command("127.0.0.1", port)
+    proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(180):

@@ -15,7 +15,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from course import facts
+
+ROOT = facts.ROOT
 PARSER = ROOT / "tests" / "mermaid"
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 FENCE = re.compile(r"```mermaid\n(.*?)```", re.S)

@@ -21,10 +21,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from course import facts
 from stack import lab
-from stack.stackctl import letta_state
+from stack.parts import LETTA
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = facts.ROOT
 LESSON = "00_setup.ipynb"
 
 
@@ -119,7 +120,7 @@ def _check(out: str, served: dict, stack_config) -> None:
     assert served["fetch_news"] == "false", "the first-run news prompt would cover the lesson"
     assert "Shut down this Jupyter server" not in out, "Ctrl-C asked for confirmation"
     assert "JupyterLab stopped. The stack is still running" in out, out[-2000:]
-    assert letta_state(stack_config) == "up", "Ctrl-C on JupyterLab must leave the stack running"
+    assert LETTA.state(stack_config) == "up", "Ctrl-C on JupyterLab must leave the stack running"
 
 
 @pytest.mark.stack

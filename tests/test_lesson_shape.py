@@ -4,12 +4,13 @@ next, troubleshooting, clean-up, and no outputs in the committed file."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from course import facts
+
+ROOT = facts.ROOT
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 CAPSTONE = LESSONS[-1].name
 

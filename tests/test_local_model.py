@@ -8,9 +8,12 @@ import struct
 import httpx
 import pytest
 
+from course import facts
+
 pytestmark = pytest.mark.stack
 
-MODEL = "qwen2.5-coder-1.5b-instruct"
+MODEL = facts.LOCAL_MODEL.name
+EMBEDDING = facts.EMBEDDING_MODEL.name
 WEATHER = {
     "type": "function",
     "function": {
@@ -152,9 +155,9 @@ def test_a_streamed_call_cut_off_by_the_token_limit_still_reaches_the_client(mod
 
 def test_embeddings_are_real_and_semantic(model_url):
     texts = ["A cat sleeps on the sofa.", "A kitten naps on the couch.", "Quarterly tax filing deadlines."]
-    response = httpx.post(f"{model_url}/embeddings", json={"model": "all-minilm-l6-v2", "input": texts}, timeout=60).json()
+    response = httpx.post(f"{model_url}/embeddings", json={"model": EMBEDDING, "input": texts}, timeout=60).json()
     vectors = [d["embedding"] for d in response["data"]]
-    assert [len(v) for v in vectors] == [384, 384, 384]
+    assert [len(v) for v in vectors] == [facts.EMBEDDING_MODEL.dimensions] * 3
     assert all(abs(math.hypot(*v) - 1) < 1e-3 for v in vectors)  # normalised
 
     def dot(a, b):
@@ -165,10 +168,12 @@ def test_embeddings_are_real_and_semantic(model_url):
 
 
 def test_embeddings_in_base64_as_the_openai_sdk_asks(model_url):
-    body = {"model": "all-minilm-l6-v2", "input": "hello", "encoding_format": "base64"}
+    body = {"model": EMBEDDING, "input": "hello", "encoding_format": "base64"}
     data = httpx.post(f"{model_url}/embeddings", json=body, timeout=60).json()["data"][0]["embedding"]
     raw = base64.b64decode(data)
-    assert len(raw) == 384 * 4 and all(math.isfinite(x) for x in struct.unpack("384f", raw))
+    assert len(raw) == facts.EMBEDDING_MODEL.dimensions * 4 and all(
+        math.isfinite(x) for x in struct.unpack(f"{facts.EMBEDDING_MODEL.dimensions}f", raw)
+    )
 
 
 SAY_HI = "<|im_start|>user\nSay hi<|im_end|>\n<|im_start|>assistant\n"  # a raw llama.cpp prompt in the model's chat template

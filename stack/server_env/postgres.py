@@ -4,7 +4,7 @@ Runs inside the server's virtual environment. The cluster lives in a data direct
 it listens on loopback TCP only. PostgreSQL refuses to run as root, so when the course runs as root the
 cluster belongs to an unprivileged system user (created on first use), as pgserver itself does.
 
-Usage: python -m stack.postgres {start,stop,status} --data DIR --port N
+Usage: python -m stack.server_env.postgres {start,stop,status} --data DIR --port N
 """
 
 from __future__ import annotations
