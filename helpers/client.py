@@ -7,6 +7,7 @@ import functools
 import httpx
 from letta_client import APIConnectionError, APIStatusError, Letta
 
+from helpers import diagnosis
 from helpers.settings import Settings, settings
 from helpers.transport import CourseTransport
 
@@ -90,4 +91,5 @@ def wait_for_server(cfg: Settings | None = None, check_models: bool = True) -> L
             _check_handles(letta, cfg)
     except APIConnectionError as err:
         raise CourseSetupError(f"Lost the connection to {cfg.base_url}: {err}") from None
+    diagnosis.explain_in_notebooks()  # from here on, an error from a dead part of the stack says which part
     return letta

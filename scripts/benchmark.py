@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course import facts  # noqa: E402
+from course.stack_config import Config  # noqa: E402
 from helpers import turn_log  # noqa: E402
 from helpers.settings import settings  # noqa: E402
 from runner.execute import lessons as runner_lessons  # noqa: E402
 from runner.execute import run_lesson, turn_log_of  # noqa: E402
 from scripts import agent_eval  # noqa: E402
-from stack.config import Config  # noqa: E402
 
 OUT = facts.OUTPUT
 MODEL = facts.LOCAL_MODEL.name

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course import facts
-from stack.config import Config
+from course.stack_config import Config
 from stack.errors import StackError
 
 STACK = facts.ROOT / "stack"
@@ -45,9 +45,9 @@ class Venv:
             return f"{self.name}: ready"
         started = time.monotonic()
         count = sum(1 for line in self.requirements.read_text().splitlines() if line.strip() and not line.startswith("#"))
-        print(f"{self.name}: installing {count} pinned packages with uv (first time: a minute or two)", flush=True)
+        print(f"{self.name}: installing {count} pinned packages with uv (first time: about a minute)", flush=True)
         if not self.python.exists():
-            _uv("venv", "--quiet", "--python", sys.executable, str(self.path))
+            _uv("venv", "--quiet", "--clear", "--python", sys.executable, str(self.path))  # --clear: a half-made folder
         _uv("pip", "install", "--quiet", "--python", str(self.python), "-r", str(self.requirements), *_find_links())
         for old in self.path.glob(".installed-*"):
             old.unlink()

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course import facts
+from course.stack_config import Config
 from stack import processes
-from stack.config import Config
 from stack.environments import MODEL_VENV, SERVER_VENV, weights_path
 from stack.errors import StackError
 from stack.server_env.letta_server import KEY_FILE_VARIABLE

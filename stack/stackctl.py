@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 from course import facts
-from stack.config import Config
+from course.stack_config import Config
 from stack.environments import MODEL_VENV, SERVER_VENV, install
 from stack.errors import StackError
 from stack.parts import BY_NAME, PARTS

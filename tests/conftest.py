@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from course.stack_config import Config
 from helpers.settings import settings
 from stack import parts
-from stack.config import Config
 
 
 def pytest_configure(config):

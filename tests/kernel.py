@@ -25,11 +25,13 @@ def environment(env: dict | None):
         os.environ.update(saved)
 
 
-def run_cells(*sources: str, env: dict | None = None) -> list[list[dict]]:
-    """Execute the cells in a fresh kernel started in the repository root (with `env` added); each cell's outputs."""
+def run_cells(*sources: str, env: dict | None = None, allow_errors: bool = False) -> list[list[dict]]:
+    """Execute the cells in a fresh kernel started in the repository root (with `env` added); each cell's outputs.
+    A cell that raises stops the run, unless `allow_errors` (its error is then one of its outputs)."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     with environment(env):
-        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+        where = {"metadata": {"path": str(ROOT)}}
+        NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=allow_errors, resources=where).execute()
     return [cell.outputs for cell in nb.cells]
 
 

@@ -11,9 +11,9 @@ import pytest
 
 import helpers
 from course import facts
+from course.stack_config import Config
 from helpers.settings import Settings, settings
 from stack import parts, processes
-from stack.config import Config
 from stack.environments import SERVER_VENV
 from stack.errors import StackError
 

@@ -1,5 +1,5 @@
-"""The stack's settings, from `.env` and the environment (course/environment.py); every one has a default
-(course/facts.py)."""
+"""The stack's settings, from `.env` and the environment (course/environment.py), each with its default
+(course/facts.py). Read by the stack, and by the notebooks when they ask which part of it is down."""
 
 from __future__ import annotations
 
