@@ -18,7 +18,8 @@ from helpers.settings import Settings, settings
 from stack import processes
 from tests.kernel import run_cells, texts
 
-pytestmark = pytest.mark.stack
+# After the lessons: killing the model empties its prompt cache, and the lessons must run as a learner's would.
+pytestmark = [pytest.mark.stack, pytest.mark.after_lessons]
 TAG = "course-test:part-dies"
 NAMED = {"postgres": "PostgreSQL", "redis": "Redis", "model": "the local model service", "letta": "the Letta server"}
 
