@@ -7,6 +7,7 @@ from helpers.client import CourseSetupError, client, wait_for_server
 from helpers.context_window import context_snapshot, show_context
 from helpers.diagrams import show_rules
 from helpers.lesson import Lesson
+from helpers.model_checks import ModelChoseOtherwise, expect_model
 from helpers.progress import waiting
 from helpers.render import format_message, messages_of, show, show_stream
 from helpers.runs import wait_for_runs
@@ -21,10 +22,12 @@ __all__ = [
     "CourseSetupError",
     "Lesson",
     "MemoryInspector",
+    "ModelChoseOtherwise",
     "Settings",
     "UserDirectory",
     "client",
     "context_snapshot",
+    "expect_model",
     "format_message",
     "messages_of",
     "settings",

@@ -39,6 +39,7 @@ def run(
             result = run_lesson(notebook, Path(output) / model_dir(model), parameters, timeout, kernel)
             mark = "✓" if result.passed else "✗"
             skips = f", skipped on this SDK: {', '.join(result.sdk_skips)}" if result.sdk_skips else ""
+            skips += f", the model chose otherwise {len(result.model_differed)}×" if result.model_differed else ""
             echo(
                 f"  {mark} {result.wall_s:.0f} s, {result.turns} turns{skips}"
                 + (f" — {report._error_line(result)}" if result.error else "")

@@ -21,7 +21,7 @@ import papermill
 from papermill.exceptions import PapermillExecutionError
 
 from course import facts
-from helpers import sdk, turn_log
+from helpers import model_checks, sdk, turn_log
 from helpers.settings import settings
 
 ROOT = facts.ROOT
@@ -45,6 +45,7 @@ class LessonResult:
     parameters: dict = field(default_factory=dict)
     silent_cells: list[int] = field(default_factory=list)  # cells that ran > SILENT_S with no clock (see silent_cells)
     sdk_skips: list[str] = field(default_factory=list)  # 1.7 conveniences skipped on a newer letta-client (helpers/sdk.py)
+    model_differed: list[str] = field(default_factory=list)  # steps the model chose not to take (helpers/model_checks.py)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -107,9 +108,9 @@ def model_dir(model: str | None) -> str:
 
 @contextmanager
 def lesson_environment(executed: Path) -> Iterator[None]:
-    """What a lesson's kernel inherits while it runs: the turn log and the SDK skip log to write (next to the
+    """What a lesson's kernel inherits while it runs: the turn log, the SDK skip log and the model log to write (next to the
     executed copy), and headless widgets (nobody can click here). The previous values come back afterwards."""
-    logs = {turn_log.ENV: turn_log_of(executed), sdk.SKIP_LOG: skip_log_of(executed)}
+    logs = {turn_log.ENV: turn_log_of(executed), sdk.SKIP_LOG: skip_log_of(executed), model_checks.MODEL_LOG: model_log_of(executed)}
     for log in logs.values():
         log.unlink(missing_ok=True)
     saved = {k: os.environ.get(k) for k in (*logs, "COURSE_HEADLESS")}
@@ -132,6 +133,10 @@ def skip_log_of(executed: Path) -> Path:
     return executed.with_name(f"{executed.stem}.sdk-skips.jsonl")
 
 
+def model_log_of(executed: Path) -> Path:
+    return executed.with_name(f"{executed.stem}.model-differed.jsonl")
+
+
 def result_of(notebook: Path, executed: Path, seconds: float, error: dict | None, parameters: dict | None = None) -> LessonResult:
     """The LessonResult of a finished run, from its executed copy and its turn log."""
     parameters = parameters or {}
@@ -139,6 +144,7 @@ def result_of(notebook: Path, executed: Path, seconds: float, error: dict | None
     return LessonResult(
         silent_cells=silent_cells(executed) if executed.exists() else [],
         sdk_skips=sdk.skipped(skip_log_of(executed)),
+        model_differed=model_checks.differences(model_log_of(executed)),
         lesson=notebook.stem,
         model=parameters.get("MODEL") or settings().model,
         passed=error is None,

@@ -1,7 +1,7 @@
 """The course runner's report: report.json (everything), report.md and report.html (tables for people).
 
-One table per model (lesson, pass/fail, wall time, turns, tokens, first error) and, when more than one model ran,
-a side-by-side comparison of pass/fail and time per lesson.
+One table per model (lesson, pass/fail, wall time, turns, tokens, how often the model chose otherwise, first
+error) and, when more than one model ran, a side-by-side comparison of pass/fail and time per lesson.
 """
 
 from __future__ import annotations
@@ -44,11 +44,13 @@ def tables(results: list[LessonResult]) -> list[tuple[str, list[str], list[list[
                 f"{r.completion_tokens:,}",
                 ", ".join(map(str, r.silent_cells)),
                 ", ".join(r.sdk_skips),
+                str(len(r.model_differed)),
                 _error_line(r),
             ]
             for r in rows
         ]
-        header = ["lesson", "result", "wall s", "turns", "prompt tokens", "completion tokens", "silent cells", "SDK skips", "first error"]
+        header = ["lesson", "result", "wall s", "turns", "prompt tokens", "completion tokens", "silent cells", "SDK skips"]
+        header += ["model chose otherwise", "first error"]
         out.append((f"Model: {model}", header, body))
     models = _by_model(results)
     if len(models) > 1:
@@ -76,6 +78,7 @@ def summary(results: list[LessonResult]) -> dict:
         "prompt_tokens": sum(r.prompt_tokens for r in results),
         "completion_tokens": sum(r.completion_tokens for r in results),
         "silent_cells": {r.lesson: r.silent_cells for r in results if r.silent_cells},
+        "model_differed": {r.lesson: r.model_differed for r in results if r.model_differed},
     }
 
 

@@ -122,3 +122,28 @@ def test_the_runner_runs_lessons_on_another_sdk_and_reports_the_documented_skips
     assert "sdk 1.12.1" in printed and "was removed in letta-client 1.12.1" in printed
     report = json.loads(paths["json"].read_text())
     assert report["sdk"] == "letta-client 1.12.1" and "tools.upsert_from_function" in paths["md"].read_text()
+
+
+def test_a_step_the_model_chose_not_to_take_is_explained_counted_and_stops_only_where_needed(tmp_path):
+    import nbformat
+
+    from runner.__main__ import run as run_lessons
+
+    soft = [
+        "import helpers\nassert helpers.expect_model(['a call'], 'call the tool')",
+        "assert not helpers.expect_model([], 'call archival_memory_search', 'it answered from its context')",
+        "print('the lesson went on')",
+    ]
+    needed = [*soft[:1], "helpers.expect_model(None, 'ask for approval', needed=True)", "print('not reached')"]
+    for name, cells in (("01_soft", soft), ("02_needed", needed)):
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), tmp_path / f"{name}.ipynb")
+    results, paths = run_lessons(None, None, output=tmp_path / "out", folder=tmp_path, echo=lambda _: None)
+    went_on, stopped = results
+    assert went_on.passed and went_on.model_differed == ["call archival_memory_search"]
+    printed = "".join(o.get("text", "") for c in nbformat.read(went_on.executed, 4).cells for o in c.outputs)
+    assert "The model did not call archival_memory_search: it answered from its context" in printed
+    assert "the lesson went on" in printed
+    assert not stopped.passed and stopped.error["ename"] == "ModelChoseOtherwise" and stopped.model_differed == ["ask for approval"]
+    assert "run this cell again" in stopped.error["evalue"]
+    report = json.loads(paths["json"].read_text())
+    assert report["summary"]["model_differed"] == {"01_soft": ["call archival_memory_search"], "02_needed": ["ask for approval"]}
