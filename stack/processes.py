@@ -26,20 +26,34 @@ def pid_file(part: str) -> Path:
     return RUN / f"{part}.pid"
 
 
+def started(pid: int) -> str:
+    """When a process started, in a form no clock change moves.
+
+    On Linux: this boot's id and the process's start in clock ticks since boot. psutil's create_time() adds those
+    ticks to a boot time derived from the wall clock, and here it moved by 14 s under a running stack, which made
+    the stack disown its own processes. Elsewhere: psutil's create_time().
+    """
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():
+        ticks = stat.read_text().rsplit(")", 1)[1].split()[19]  # field 22, starttime; fields 1-2 end at ")"
+        return f"{Path('/proc/sys/kernel/random/boot_id').read_text().strip()}:{ticks}"
+    return repr(psutil.Process(pid).create_time())
+
+
 def pid_record(part: str) -> tuple[int, int] | None:
     """(pid, port) of a part this checkout started and that is still alive.
 
-    The pid file also holds the process's start time (psutil): after a reboot or a crash the pid may belong to
-    another program by now, which must never be taken for the part, nor signalled.
+    The pid file also holds when the process started (`started`): after a reboot or a crash the pid may belong
+    to another program by now, which must never be taken for the part, nor signalled.
     """
     try:
-        number, port, *started = pid_file(part).read_text().split()
+        number, port, *stamp = pid_file(part).read_text().split()
         process = psutil.Process(int(number))
-        if started and process.create_time() != float(started[0]):
+        if stamp and stamp[0] != started(process.pid):
             return None  # the pid was reused
         if process.status() == psutil.STATUS_ZOMBIE:
             return None  # exited, not yet reaped by the `stack with` process that started it
-        if not started:
+        if not stamp:
             os.kill(int(number), 0)  # a pid file written before start times were kept: trust a live pid
         return int(number), int(port)
     except (FileNotFoundError, ValueError, psutil.Error, ProcessLookupError, PermissionError):
@@ -74,7 +88,7 @@ def spawn(part: str, port: int, cmd: list[str], env: dict[str, str]) -> int:
     proc = subprocess.Popen(
         cmd, cwd=facts.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
     )
-    pid_file(part).write_text(f"{proc.pid} {port} {psutil.Process(proc.pid).create_time()!r}")
+    pid_file(part).write_text(f"{proc.pid} {port} {started(proc.pid)}")
     return proc.pid
 
 

@@ -187,11 +187,15 @@ def test_a_reused_pid_is_never_taken_for_a_part(monkeypatch, tmp_path):
 
     monkeypatch.setattr(processes, "RUN", tmp_path)
     me = psutil.Process()
-    (tmp_path / "redis.pid").write_text(f"{me.pid} 1 {me.create_time() + 5!r}")
+    parent = psutil.Process(1)  # started at boot, long before this test
+    (tmp_path / "redis.pid").write_text(f"{me.pid} 1 {processes.started(parent.pid)}")
     assert processes.pid_record("redis") is None
     assert processes.stop_process("redis") is False  # nothing signalled: this test process is still here
-    (tmp_path / "redis.pid").write_text(f"{me.pid} 1 {me.create_time()!r}")
+    (tmp_path / "redis.pid").write_text(f"{me.pid} 1 {me.create_time()!r}")  # psutil's wall-clock form (an older file)
+    assert processes.pid_record("redis") is None
+    (tmp_path / "redis.pid").write_text(f"{me.pid} 1 {processes.started(me.pid)}")
     assert processes.pid_record("redis") == (me.pid, 1)
+    assert processes.started(me.pid) == processes.started(me.pid) != processes.started(parent.pid)
 
 
 def test_a_taken_port_is_one_clear_message():
