@@ -49,6 +49,11 @@ class Weights:
     size: int
 
 
+def local_handle(name: str) -> str:
+    """A model's Letta handle: the server registers the model service as an Ollama-style provider."""
+    return f"ollama/{name}"
+
+
 @dataclass(frozen=True)
 class ChatModel:
     name: str  # what the model service reports, and so the end of the Letta handle
@@ -57,7 +62,7 @@ class ChatModel:
 
     @property
     def handle(self) -> str:
-        return f"ollama/{self.name}"  # the Letta server registers the model service as an Ollama-style provider
+        return local_handle(self.name)
 
     @property
     def filename(self) -> str:
@@ -73,7 +78,7 @@ class EmbeddingModel:
 
     @property
     def handle(self) -> str:
-        return f"ollama/{self.name}"
+        return local_handle(self.name)
 
 
 LOCAL_MODEL = ChatModel(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course import environment, facts
+from course.stack_config import Config
 
 DEFAULT_BASE_URL = facts.letta_url(facts.LOOPBACK, facts.LETTA_PORT.default)
 DEFAULT_MODEL = facts.LOCAL_MODEL.handle
@@ -55,7 +56,7 @@ class Settings:
         return cls(
             # The stack on another host or port (.env, as the README suggests when 8283 is taken) is still the
             # course's own server: follow it unless a base URL says otherwise.
-            base_url=(env("LETTA_BASE_URL") or stack_url(env(facts.HOST_VARIABLE), env(facts.LETTA_PORT.variable))).rstrip("/"),
+            base_url=(env("LETTA_BASE_URL") or Config.load(env_file).letta_url).rstrip("/"),
             password=env("LETTA_SERVER_PASSWORD") or None,
             api_key=env("LETTA_API_KEY") or None,
             model=env("LETTA_MODEL") or DEFAULT_MODEL,
@@ -68,11 +69,6 @@ class Settings:
     def token(self) -> str | None:
         """What the SDK sends as its bearer token: the server password, else a Cloud API key."""
         return self.password or self.api_key
-
-
-def stack_url(host: str | None, port: str | None) -> str:
-    """Where the course stack's Letta server answers, from LETTA_HOST and LETTA_PORT (as `make start` reads them)."""
-    return facts.letta_url(host or facts.LOOPBACK, int(port or facts.LETTA_PORT.default))
 
 
 def settings() -> Settings:

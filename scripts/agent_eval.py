@@ -34,7 +34,7 @@ from course import facts  # noqa: E402
 from helpers.client import client as course_client  # noqa: E402
 from helpers.lesson import delete_agents  # noqa: E402
 from helpers.settings import settings  # noqa: E402
-from stack.local_model import chat_format, guards  # noqa: E402  (pure Python: no model needed to import them)
+from stack.local_model import chat_templates, guards  # noqa: E402  (pure Python: no model needed to import them)
 
 DATA = ROOT / "data" / "agent_eval.json"
 OUT = facts.OUTPUT / "agent-eval.json"
@@ -133,7 +133,7 @@ def instructions_of(system: str, blocks: dict[str, str]) -> str:
 
 def service_instructions() -> str:
     """The course model service's tool instructions, which a text answer must not repeat either."""
-    return chat_format.tools_preamble([])
+    return chat_templates.QWEN25.tools_preamble([])
 
 
 @dataclass

@@ -2,7 +2,11 @@
 
 import json
 
-from stack.local_model import chat_format as cf
+import pytest
+
+from stack.local_model import chat_templates as ct
+from stack.local_model import letta_prompt as lp
+from stack.local_model import tool_calls as tc
 
 WEATHER = {
     "type": "function",
@@ -32,20 +36,20 @@ SYSTEM = (
 
 
 def test_split_system_keeps_static_instructions_first():
-    static, dynamic = cf.split_system(SYSTEM)
+    static, dynamic = lp.split_system(SYSTEM)
     assert static == "<base_instructions>Be helpful.</base_instructions>"
     assert dynamic.startswith("<memory_blocks>") and dynamic.endswith("</memory_metadata>")
 
 
 def test_prompt_puts_tools_between_instructions_and_memory():
-    prompt = cf.render_prompt([{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hi"}], [WEATHER])
+    prompt = ct.QWEN25.render([{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hi"}], [WEATHER])
     assert prompt.index("Be helpful.") < prompt.index('"get_weather"') < prompt.index("<memory_blocks>")
     assert prompt.endswith("<|im_start|>assistant\n")
 
 
 def test_a_memory_edit_leaves_the_prefix_unchanged():
-    before = cf.render_prompt([{"role": "system", "content": SYSTEM}], [WEATHER])
-    after = cf.render_prompt([{"role": "system", "content": SYSTEM.replace("Ada", "Ada Lovelace")}], [WEATHER])
+    before = ct.QWEN25.render([{"role": "system", "content": SYSTEM}], [WEATHER])
+    after = ct.QWEN25.render([{"role": "system", "content": SYSTEM.replace("Ada", "Ada Lovelace")}], [WEATHER])
     first_difference = next(i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b)
     assert first_difference > before.index("</tools>")  # llama.cpp reuses its cache up to here
 
@@ -60,45 +64,45 @@ def test_history_renders_tool_calls_and_results():
         },
         {"role": "tool", "tool_call_id": "1", "content": "rain"},
     ]
-    prompt = cf.render_prompt(messages, [WEATHER])
+    prompt = ct.QWEN25.render(messages, [WEATHER])
     assert '{"name": "get_weather", "arguments": {"city": "Oslo"}}' in prompt
     assert "<tool_response>\nrain\n</tool_response>" in prompt
 
 
 def test_content_parts_are_joined():
-    assert cf.content_text([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]) == "ab"
+    assert lp.content_text([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]) == "ab"
 
 
 CALL = ("get_weather", '{"city": "Oslo"}')
 
 
 def test_auto_allows_text_or_a_call():
-    decision = cf.decide([WEATHER], "auto", [])
-    grammar = cf.grammar_for(decision)
+    decision = tc.decide([WEATHER], "auto", [])
+    grammar = tc.grammar_for(decision)
     assert decision.allow_text and "start: call | TEXT" in grammar and '"const": "get_weather"' in grammar
 
 
 def test_required_and_named_choice_force_a_call():
-    assert not cf.decide([WEATHER, MEMORY_INSERT], "required", []).allow_text
-    named = cf.decide([WEATHER, MEMORY_INSERT], {"type": "function", "function": {"name": "memory_insert"}}, [])
+    assert not tc.decide([WEATHER, MEMORY_INSERT], "required", []).allow_text
+    named = tc.decide([WEATHER, MEMORY_INSERT], {"type": "function", "function": {"name": "memory_insert"}}, [])
     assert not named.allow_text and [t["function"]["name"] for t in named.tools] == ["memory_insert"]
-    assert "start: call\n" in cf.grammar_for(named)
+    assert "start: call\n" in tc.grammar_for(named)
 
 
 def test_no_tools_or_none_means_unconstrained_text():
-    assert cf.grammar_for(cf.decide([], "auto", [])) is None
-    assert cf.grammar_for(cf.decide([WEATHER], "none", [])) is None
+    assert tc.grammar_for(tc.decide([], "auto", [])) is None
+    assert tc.grammar_for(tc.decide([WEATHER], "none", [])) is None
 
 
 def test_call_budget_forces_text_but_chains_below_it_are_allowed():
-    assert cf.decide([WEATHER], "auto", [CALL] * 3).constrained  # a three-tool pipeline is fine
-    assert not cf.decide([WEATHER], "auto", [CALL] * cf.MAX_TOOL_CALLS_PER_TURN).constrained
+    assert tc.decide([WEATHER], "auto", [CALL] * 3).constrained  # a three-tool pipeline is fine
+    assert not tc.decide([WEATHER], "auto", [CALL] * tc.MAX_TOOL_CALLS_PER_TURN).constrained
 
 
 def test_memory_tool_labels_are_limited_to_real_blocks():
-    labels = cf.memory_labels([{"role": "system", "content": SYSTEM}])
+    labels = lp.memory_labels([{"role": "system", "content": SYSTEM}])
     assert labels == ["human", "persona"]
-    grammar = cf.grammar_for(cf.decide([MEMORY_INSERT, WEATHER], "auto", [], labels))
+    grammar = tc.grammar_for(tc.decide([MEMORY_INSERT, WEATHER], "auto", [], labels))
     schema = json.loads(grammar.split("%json ", 1)[1].splitlines()[0])
     insert = next(s for s in schema["anyOf"] if s["properties"]["name"]["const"] == "memory_insert")
     assert insert["properties"]["arguments"]["properties"]["label"]["enum"] == ["human", "persona"]
@@ -107,8 +111,8 @@ def test_memory_tool_labels_are_limited_to_real_blocks():
 
 
 def test_parse_output_text_and_call():
-    assert cf.parse_output("  Hello there ").content == "Hello there"
-    reply = cf.parse_output('{"name": "get_weather", "arguments": {"city": "Oslo"}}')
+    assert tc.parse_output("  Hello there ").content == "Hello there"
+    reply = tc.parse_output('{"name": "get_weather", "arguments": {"city": "Oslo"}}')
     assert reply.tool_call == {"name": "get_weather", "arguments": {"city": "Oslo"}}
     calls = reply.openai_tool_calls()
     assert calls[0]["function"]["name"] == "get_weather" and json.loads(calls[0]["function"]["arguments"]) == {"city": "Oslo"}
@@ -116,19 +120,19 @@ def test_parse_output_text_and_call():
 
 def test_loop_guard_sees_repeats_since_the_last_real_user_message():
     call = {"function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}
-    heartbeat = cf.AUTOMATED_USER_PREFIX + " Function call failed, returning control"
+    heartbeat = lp.AUTOMATED_USER_PREFIX + " Function call failed, returning control"
     messages = [
         {"role": "user", "content": "weather in Oslo?"},
         {"role": "assistant", "tool_calls": [call]},
         {"role": "tool", "content": "error"},
         {"role": "user", "content": json.dumps({"type": "heartbeat", "reason": heartbeat})},
     ]
-    previous = cf.calls_since_last_user(messages)
+    previous = lp.calls_since_last_user(messages)
     assert previous == [("get_weather", '{"city": "Oslo"}')]
-    assert cf.is_repeat(cf.parse_output('{"name": "get_weather", "arguments": {"city": "Oslo"}}'), previous)
-    assert not cf.is_repeat(cf.parse_output('{"name": "get_weather", "arguments": {"city": "Rome"}}'), previous)
+    assert tc.is_repeat(tc.parse_output('{"name": "get_weather", "arguments": {"city": "Oslo"}}'), previous)
+    assert not tc.is_repeat(tc.parse_output('{"name": "get_weather", "arguments": {"city": "Rome"}}'), previous)
     # a new question from the user starts a new turn: asking again is not a loop
-    assert cf.calls_since_last_user([*messages, {"role": "user", "content": "and again?"}]) == []
+    assert lp.calls_since_last_user([*messages, {"role": "user", "content": "and again?"}]) == []
 
 
 def _system_with(blocks: dict[str, str]) -> dict:
@@ -142,54 +146,54 @@ def _system_with(blocks: dict[str, str]) -> dict:
 
 def test_memory_values_are_read_from_the_system_prompt():
     messages = [_system_with({"human": "Name: Ada\nLikes: teal", "persona": "I am brief."})]
-    assert cf.memory_values(messages) == {"human": "Name: Ada\nLikes: teal", "persona": "I am brief."}
-    assert cf.memory_values([{"role": "user", "content": "hi"}]) == {}
+    assert lp.memory_values(messages) == {"human": "Name: Ada\nLikes: teal", "persona": "I am brief."}
+    assert lp.memory_values([{"role": "user", "content": "hi"}]) == {}
     # within a turn the system prompt is stale: a memory tool's return carries the block's new value
     call = {"id": "call_1", "function": {"name": "memory_insert", "arguments": '{"label": "human", "new_string": "Plays chess"}'}}
     result = json.dumps({"status": "OK", "message": "Name: Ada\nLikes: teal\nPlays chess"})
     turn = [*messages, {"role": "user", "content": "remember chess"}, {"role": "assistant", "tool_calls": [call]}]
-    assert cf.memory_values([*turn, {"role": "tool", "tool_call_id": "call_1", "content": result}])["human"].endswith("Plays chess")
+    assert lp.memory_values([*turn, {"role": "tool", "tool_call_id": "call_1", "content": result}])["human"].endswith("Plays chess")
 
 
 def test_a_memory_write_that_adds_nothing_after_a_call_is_a_loop():
     memory = {"human": "Facts:\nFacts:\nFavourite colour: teal"}
     earlier = [("memory_insert", '{"label": "human", "new_string": "Facts:\\nFavourite colour: teal"}')]
-    again = cf.parse_output('{"name": "memory_insert", "arguments": {"label": "human", "new_string": "Favourite colour: teal"}}')
-    fresh = cf.parse_output('{"name": "memory_insert", "arguments": {"label": "human", "new_string": "Plays chess"}}')
-    assert cf.is_repeat(again, earlier, memory)
-    assert not cf.is_repeat(fresh, earlier, memory)
+    again = tc.parse_output('{"name": "memory_insert", "arguments": {"label": "human", "new_string": "Favourite colour: teal"}}')
+    fresh = tc.parse_output('{"name": "memory_insert", "arguments": {"label": "human", "new_string": "Plays chess"}}')
+    assert tc.is_repeat(again, earlier, memory)
+    assert not tc.is_repeat(fresh, earlier, memory)
     # the first write of a turn is never judged: the text may be in the block because the user said it before
-    assert not cf.is_repeat(again, [], memory)
+    assert not tc.is_repeat(again, [], memory)
     # a replace that would still change the block is real work; one whose result is already there is not
     replace = '{{"name": "memory_replace", "arguments": {{"label": "human", "old_string": "{old}", "new_string": "{new}"}}}}'
-    assert not cf.is_repeat(cf.parse_output(replace.format(old="teal", new="navy")), earlier, memory)
-    assert cf.is_repeat(cf.parse_output(replace.format(old="green", new="teal")), earlier, memory)
+    assert not tc.is_repeat(tc.parse_output(replace.format(old="teal", new="navy")), earlier, memory)
+    assert tc.is_repeat(tc.parse_output(replace.format(old="green", new="teal")), earlier, memory)
 
 
 def test_a_loop_where_a_call_is_required_steers_to_tools_not_used_yet():
     finish = {"type": "function", "function": {"name": "memory_finish_edits", "parameters": {"type": "object", "properties": {}}}}
     rethink = ("memory_insert", '{"label": "human", "new_string": "x"}')
     # a sleeptime agent's loop: tool_choice "required", no text allowed; at the budget only unused tools remain
-    spent = cf.decide([MEMORY_INSERT, finish], "required", [rethink] * cf.MAX_TOOL_CALLS_PER_TURN)
+    spent = tc.decide([MEMORY_INSERT, finish], "required", [rethink] * tc.MAX_TOOL_CALLS_PER_TURN)
     assert not spent.allow_text and spent.tool_names == {"memory_finish_edits"}
     # below the budget every tool stays offered; the guard narrows only after a repeated call
-    below = cf.decide([MEMORY_INSERT, finish], "required", [rethink])
+    below = tc.decide([MEMORY_INSERT, finish], "required", [rethink])
     assert below.tool_names == {"memory_insert", "memory_finish_edits"}
-    assert cf.steer_away(below, {"memory_insert"}).tool_names == {"memory_finish_edits"}
-    assert cf.steer_away(below, {"memory_insert", "memory_finish_edits"}) is None
+    assert tc.steer_away(below, {"memory_insert"}).tool_names == {"memory_finish_edits"}
+    assert tc.steer_away(below, {"memory_insert", "memory_finish_edits"}) is None
 
 
 def test_a_spent_call_budget_forces_plain_text():
-    decision = cf.decide([WEATHER], "auto", [CALL] * cf.MAX_TOOL_CALLS_PER_TURN)
-    assert not decision.constrained and cf.grammar_for(decision) == cf.TEXT_ONLY_GRAMMAR
+    decision = tc.decide([WEATHER], "auto", [CALL] * tc.MAX_TOOL_CALLS_PER_TURN)
+    assert not decision.constrained and tc.grammar_for(decision) == tc.TEXT_ONLY_GRAMMAR
 
 
 def test_a_call_written_inside_text_is_taken_as_the_call():
     text = 'To do this, call the function:\n```json\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n```\nThat will work.'
-    assert cf.parse_output(text, {"get_weather"}).tool_call == {"name": "get_weather", "arguments": {"city": "Oslo"}}
+    assert tc.parse_output(text, {"get_weather"}).tool_call == {"name": "get_weather", "arguments": {"city": "Oslo"}}
     # unknown tools, or no tools offered, leave the text alone
-    assert cf.parse_output(text, {"other_tool"}).content == text
-    assert cf.parse_output(text).content == text
+    assert tc.parse_output(text, {"other_tool"}).content == text
+    assert tc.parse_output(text).content == text
 
 
 def test_the_grammar_offers_only_required_arguments():
@@ -200,13 +204,13 @@ def test_the_grammar_offers_only_required_arguments():
             "parameters": {"type": "object", "properties": {"query": {"type": "string"}, "tags": {"type": "array"}}, "required": ["query"]},
         },
     }
-    schema = json.loads(cf.grammar_for(cf.decide([search], "auto", [])).split("%json ", 1)[1].splitlines()[0])
+    schema = json.loads(tc.grammar_for(tc.decide([search], "auto", [])).split("%json ", 1)[1].splitlines()[0])
     assert list(schema["anyOf"][0]["properties"]["arguments"]["properties"]) == ["query"]
 
 
 def test_letta_loop_instructions_are_left_out_of_the_prompt():
-    system = "<base_instructions>Be kind.\\n" + cf.LOOP_INSTRUCTIONS + "\\n</base_instructions>"
-    prompt = cf.render_prompt([{"role": "system", "content": system}], None)
+    system = "<base_instructions>Be kind.\\n" + lp.LOOP_INSTRUCTIONS + "\\n</base_instructions>"
+    prompt = ct.QWEN25.render([{"role": "system", "content": system}], None)
     assert "Be kind." in prompt and "To continue: call another tool" not in prompt
 
 
@@ -219,18 +223,25 @@ def test_the_prompt_shows_tools_compactly_and_only_what_the_grammar_allows():
             "parameters": {"type": "object", "properties": {"query": {"type": "string"}, "limit": {"type": "integer"}}, "required": []},
         },
     }
-    shown = cf.prompt_tool(search)
+    shown = tc.prompt_tool(search)
     assert shown["description"] == "Search prior conversation history."
     # no required argument: the first one is kept, so a search always has a query
     assert list(shown["parameters"]["properties"]) == ["query"] and shown["parameters"]["required"] == ["query"]
-    prompt = cf.render_prompt([{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hi"}], [search, MEMORY_INSERT])
+    prompt = ct.QWEN25.render([{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hi"}], [search, MEMORY_INSERT])
     assert "Examples" not in prompt and "limit" not in prompt
     assert '"enum": ["human", "persona"]' in prompt  # the memory tool's labels, as in the grammar
 
 
 def test_calls_are_compact_json_and_memory_text_is_bounded():
-    grammar = cf.grammar_for(cf.decide([MEMORY_INSERT], "auto", [], ["human"]))
+    grammar = tc.grammar_for(tc.decide([MEMORY_INSERT], "auto", [], ["human"]))
     schema = json.loads(grammar.split("%json ", 1)[1].splitlines()[0])
     assert schema["x-guidance"]["whitespace_flexible"] is False
     args = schema["anyOf"][0]["properties"]["arguments"]["properties"]
-    assert args["new_string"]["maxLength"] == cf.MAX_MEMORY_TEXT and "maxLength" not in args["label"]
+    assert args["new_string"]["maxLength"] == tc.MAX_MEMORY_TEXT and "maxLength" not in args["label"]
+
+
+def test_a_model_family_is_found_by_name_and_an_unknown_one_is_refused():
+    assert ct.for_model("qwen2.5-coder-1.5b-instruct") is ct.QWEN25
+    assert ct.for_model("Qwen2.5-7B-Instruct") is ct.QWEN25
+    with pytest.raises(ValueError, match=r"no chat template for model 'llama-3.2-1b'.*\['qwen2.5'\].*LOCAL_MODEL=off"):
+        ct.for_model("llama-3.2-1b")

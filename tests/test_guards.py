@@ -1,7 +1,9 @@
 """The model service's second looks at what the small model produced: echo and persona (pure functions)."""
 
-from stack.local_model import chat_format as cf
+from stack.local_model import chat_templates as ct
 from stack.local_model import guards
+from stack.local_model import letta_prompt as lp
+from stack.local_model import tool_calls as tc
 
 SYSTEM = {
     "role": "system",
@@ -28,7 +30,7 @@ INSERT = {
 
 
 def test_an_answer_that_copies_the_instructions_is_an_echo():
-    copied = guards.instructions([SYSTEM], [INSERT], cf.memory_values([SYSTEM]))
+    copied = guards.instructions([SYSTEM], [INSERT], lp.memory_values([SYSTEM]), ct.QWEN25)
     echo = "Sure! You are a helpful self-improving agent with advanced memory and file system capabilities."
     assert guards.echo_start(echo, copied) == echo.index("You are")
     assert guards.without_echo(echo, copied) == "Sure!"
@@ -37,7 +39,7 @@ def test_an_answer_that_copies_the_instructions_is_an_echo():
 
 
 def test_repeating_a_remembered_fact_or_a_short_phrase_is_not_an_echo():
-    copied = guards.instructions([SYSTEM], [INSERT], cf.memory_values([SYSTEM]))
+    copied = guards.instructions([SYSTEM], [INSERT], lp.memory_values([SYSTEM]), ct.QWEN25)
     assert (
         guards.echo_start("You told me: the user is called Ada and she loves green tea very much indeed, every single morning.", copied)
         is None
@@ -46,7 +48,7 @@ def test_repeating_a_remembered_fact_or_a_short_phrase_is_not_an_echo():
 
 
 def test_the_echo_watch_never_sends_a_word_of_the_copy():
-    copied = guards.instructions([SYSTEM], [INSERT], cf.memory_values([SYSTEM]))
+    copied = guards.instructions([SYSTEM], [INSERT], lp.memory_values([SYSTEM]), ct.QWEN25)
     watch = guards.EchoWatch(copied)
     text = "Hello Ada! You are a helpful self-improving agent with advanced memory and file system capabilities."
     sent = "".join(watch.feed(piece) for piece in text.split(" ") for piece in (piece + " ",))
@@ -59,28 +61,28 @@ def test_the_echo_watch_never_sends_a_word_of_the_copy():
 
 
 def test_a_write_to_persona_is_checked_only_when_a_human_block_exists():
-    to_persona = cf.Reply(None, {"name": "memory_insert", "arguments": {"label": "persona", "new_string": "I like green."}})
-    to_human = cf.Reply(None, {"name": "memory_insert", "arguments": {"label": "human", "new_string": "Likes green."}})
+    to_persona = tc.Reply(None, {"name": "memory_insert", "arguments": {"label": "persona", "new_string": "I like green."}})
+    to_human = tc.Reply(None, {"name": "memory_insert", "arguments": {"label": "human", "new_string": "Likes green."}})
     assert guards.persona_write(to_persona, ["persona", "human"])
     assert not guards.persona_write(to_persona, ["persona"])  # nowhere else to put it
     assert not guards.persona_write(to_human, ["persona", "human"])
     # a sleeptime agent's own persona block is `memory_persona`; it shares the primary agent's `human`
-    sleeptime = cf.Reply(None, {"name": "memory_insert", "arguments": {"label": "memory_persona", "new_string": "Exam on Friday."}})
+    sleeptime = tc.Reply(None, {"name": "memory_insert", "arguments": {"label": "memory_persona", "new_string": "Exam on Friday."}})
     assert guards.persona_write(sleeptime, ["memory_persona", "human"])
     question = guards.persona_question("Please remember that my favourite colour is green.", guards.note_of(to_persona))
     assert "my favourite colour is green" in question and question.endswith("<|im_start|>assistant\n")
-    narrowed = guards.to_human(cf.decide([INSERT], "auto", [], ["persona", "human"]), "memory_insert")
-    schema = cf.grammar_for(narrowed)
+    narrowed = guards.to_human(tc.decide([INSERT], "auto", [], ["persona", "human"]), "memory_insert")
+    schema = tc.grammar_for(narrowed)
     assert not narrowed.allow_text and '"enum": ["human"]' in schema
 
 
 def test_the_last_user_message_skips_letta_heartbeats():
-    messages = [SYSTEM, {"role": "user", "content": "remember tea"}, {"role": "user", "content": cf.AUTOMATED_USER_PREFIX + " heartbeat"}]
+    messages = [SYSTEM, {"role": "user", "content": "remember tea"}, {"role": "user", "content": lp.AUTOMATED_USER_PREFIX + " heartbeat"}]
     assert guards.last_user_text(messages) == "remember tea"
 
 
 def test_the_persona_question_shows_what_a_replace_adds():
     keep = {"label": "persona", "old_string": "I am friendly.", "new_string": "I am friendly. I live in Porto."}
-    assert guards.note_of(cf.Reply(None, {"name": "memory_replace", "arguments": keep})) == "I live in Porto."
+    assert guards.note_of(tc.Reply(None, {"name": "memory_replace", "arguments": keep})) == "I live in Porto."
     rewrite = {"label": "persona", "old_string": "I am friendly.", "new_string": "I am formal."}
-    assert guards.note_of(cf.Reply(None, {"name": "memory_replace", "arguments": rewrite})) == "I am formal."
+    assert guards.note_of(tc.Reply(None, {"name": "memory_replace", "arguments": rewrite})) == "I am formal."

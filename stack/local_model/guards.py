@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import re
 
-from . import chat_format as cf
+from . import letta_prompt as lp
+from . import tool_calls as tc
+from .chat_templates import ChatML
 
 ECHO_WORDS = 8
 _WORD = re.compile(r"[a-z0-9']+")
@@ -31,14 +33,14 @@ def ngrams(text: str, n: int = ECHO_WORDS) -> set[tuple[str, ...]]:
     return {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
 
 
-def instructions(messages: list[dict], tools: list[dict] | None, memory: dict[str, str]) -> set[tuple[str, ...]]:
+def instructions(messages: list[dict], tools: list[dict] | None, memory: dict[str, str], template: ChatML) -> set[tuple[str, ...]]:
     """The word runs of everything an answer must not copy: the system message without its block values
-    (`memory`, from cf.memory_values: a remembered fact may be repeated), and the tool instructions."""
-    system = next((cf.content_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer")), "")
+    (`memory`, from lp.memory_values: a remembered fact may be repeated), and the tool instructions `template` writes."""
+    system = next((lp.content_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer")), "")
     for value in memory.values():
         if value.strip():
             system = system.replace(value, " ")
-    return ngrams(system) | ngrams(cf.tools_preamble(tools or [], cf.memory_labels(messages)))
+    return ngrams(system) | ngrams(template.tools_preamble(tools or [], lp.memory_labels(messages)))
 
 
 def echo_start(text: str, copied: set[tuple[str, ...]]) -> int | None:
@@ -87,8 +89,8 @@ class EchoWatch:
 
 def last_user_text(messages: list[dict]) -> str:
     for message in reversed(messages):
-        text = cf.content_text(message.get("content"))
-        if message.get("role") == "user" and cf.AUTOMATED_USER_PREFIX not in text:
+        text = lp.content_text(message.get("content"))
+        if message.get("role") == "user" and lp.AUTOMATED_USER_PREFIX not in text:
             return text
     return ""
 
@@ -102,11 +104,11 @@ def is_persona(label) -> bool:
     return isinstance(label, str) and (label == PERSONA or label.endswith("_" + PERSONA))
 
 
-def persona_write(reply: cf.Reply, labels: list[str]) -> bool:
+def persona_write(reply: tc.Reply, labels: list[str]) -> bool:
     """A memory write aimed at a persona block when a `human` block exists to receive facts about the user."""
     call = reply.tool_call or {}
     args = call.get("arguments")
-    return call.get("name") in cf.MEMORY_TOOLS and isinstance(args, dict) and is_persona(args.get("label")) and HUMAN in labels
+    return call.get("name") in lp.MEMORY_TOOLS and isinstance(args, dict) and is_persona(args.get("label")) and HUMAN in labels
 
 
 def persona_question(user_text: str, note: str) -> str:
@@ -119,7 +121,7 @@ def persona_question(user_text: str, note: str) -> str:
     )
 
 
-def note_of(reply: cf.Reply) -> str:
+def note_of(reply: tc.Reply) -> str:
     """What the write adds: a replace that keeps the old text ("I am friendly." -> "I am friendly. I live in
     Porto.") adds only the rest, and the old persona text would make the question look like one about itself."""
     args = (reply.tool_call or {}).get("arguments") or {}
@@ -128,7 +130,7 @@ def note_of(reply: cf.Reply) -> str:
     return " ".join(new.replace(old, " ").split()) if old and old in new else new
 
 
-def to_human(decision: cf.Decision, tool_name: str) -> cf.Decision:
+def to_human(decision: tc.Decision, tool_name: str) -> tc.Decision:
     """The decision narrowed to the same memory tool, writing to `human`."""
     tools = [t for t in decision.tools if t.get("function", t).get("name") == tool_name]
-    return cf.Decision(allow_text=False, tools=tools, labels=[HUMAN])
+    return tc.Decision(allow_text=False, tools=tools, labels=[HUMAN])

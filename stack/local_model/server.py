@@ -1,7 +1,9 @@
 """The local model service: an OpenAI-compatible API on loopback for the Letta server.
 
 - Chat: a Qwen2.5 Instruct GGUF run by llama.cpp (xllamacpp, in this process, on an internal port).
-  Requests with `tools` are decoded under a grammar (see chat_format.py) so the model returns real `tool_calls`.
+  chat_templates.py writes the prompt (the model family's layout, ordered for the prompt cache); requests with
+  `tools` are decoded under a grammar (tool_calls.py) so the model returns real `tool_calls`; letta_prompt.py
+  reads what Letta's prompts hold (memory blocks, the turn's calls); guards.py checks the result.
 - Embeddings: all-MiniLM-L6-v2 through sentence-transformers (384-dimensional vectors).
 - Listing: `/v1/models` (OpenAI/vLLM style) and `/api/tags` + `/api/show` (Ollama style). The Letta server
   registers the service through `OLLAMA_BASE_URL`, the one built-in provider that lists both chat and
@@ -36,8 +38,10 @@ from starlette.routing import Route
 
 from course import facts
 
-from . import chat_format as cf
 from . import guards, llama_http
+from . import letta_prompt as lp
+from . import tool_calls as tc
+from .chat_templates import ChatML, for_model
 
 # One JSON line per generation and per guard action in the service's log (.course/logs/model.log): where a turn's
 # seconds went (prompt tokens processed vs reused, decode) and which second looks ran.
@@ -75,6 +79,7 @@ class Settings:
 
 
 SETTINGS = Settings()  # until main() reads the command line
+TEMPLATE: ChatML = for_model(SETTINGS.model_name)  # how this model's prompts are written (chat_templates.py)
 
 
 def _free_port() -> int:
@@ -201,31 +206,31 @@ async def embeddings(request: Request) -> JSONResponse:
 
 @dataclass
 class Plan:
-    decision: cf.Decision  # what the model may produce
+    decision: tc.Decision  # what the model may produce
     prompt: str
     previous: list[tuple[str, str]]  # the calls made since the user's last message
     memory: dict[str, str]  # each memory block's latest value
     messages: list[dict]
     copied: set[tuple[str, ...]]  # word runs of the instructions, which an answer must not repeat
 
-    def is_loop(self, reply: cf.Reply) -> bool:
-        return cf.is_repeat(reply, self.previous, self.memory)
+    def is_loop(self, reply: tc.Reply) -> bool:
+        return tc.is_repeat(reply, self.previous, self.memory)
 
     @property
     def text_prompt(self) -> str:
         """The prompt without the tool instructions, for an answer in text (the grammar forbids a call anyway)."""
-        return cf.render_prompt(self.messages, None)
+        return TEMPLATE.render(self.messages, None)
 
 
 def _plan(body: dict) -> Plan:
     """From an OpenAI request: what the model may produce, the prompt, and what the loop guard needs."""
     messages = body.get("messages") or []
     tools = body.get("tools") or []
-    previous = cf.calls_since_last_user(messages)
-    decision = cf.decide(tools, body.get("tool_choice", "auto"), previous, cf.memory_labels(messages))
-    prompt = cf.render_prompt(messages, tools if decision.constrained else None, body.get("x_stable_prefix", True))
-    memory = cf.memory_values(messages)
-    return Plan(decision, prompt, previous, memory, messages, guards.instructions(messages, tools, memory))
+    previous = lp.calls_since_last_user(messages)
+    decision = tc.decide(tools, body.get("tool_choice", "auto"), previous, lp.memory_labels(messages))
+    prompt = TEMPLATE.render(messages, tools if decision.constrained else None, body.get("x_stable_prefix", True))
+    memory = lp.memory_values(messages)
+    return Plan(decision, prompt, previous, memory, messages, guards.instructions(messages, tools, memory, TEMPLATE))
 
 
 def _payload(prompt: str, grammar: str | None, sampling: dict, stream: bool = False) -> dict:
@@ -252,7 +257,7 @@ async def _generate(prompt: str, grammar: str | None, sampling: dict, usage: dic
     return result
 
 
-async def _instead_of_loop(plan: Plan, reply: cf.Reply, sampling: dict, usage: dict) -> cf.Reply | None:
+async def _instead_of_loop(plan: Plan, reply: tc.Reply, sampling: dict, usage: dict) -> tc.Reply | None:
     """The loop guard's answer to a call that repeats itself: text when text is allowed; when a call is
     required, a call to a tool not used yet this turn (None when there is no such tool: the reply stands)."""
     if plan.decision.allow_text:
@@ -260,17 +265,17 @@ async def _instead_of_loop(plan: Plan, reply: cf.Reply, sampling: dict, usage: d
         # often "answered" with those instructions (350 tokens, 18 s, then answered again anyway). An echo left
         # is caught where every text answer is (never emptied here: that ended two evaluation turns with nothing).
         side = {**sampling, "id_slot": SIDE_SLOT}
-        result = await _generate(plan.text_prompt, cf.TEXT_ONLY_GRAMMAR, side, usage, "loop guard: text")
-        return cf.Reply(result.get("content", "").strip(), None)
+        result = await _generate(plan.text_prompt, tc.TEXT_ONLY_GRAMMAR, side, usage, "loop guard: text")
+        return tc.Reply(result.get("content", "").strip(), None)
     used = {name for name, _ in plan.previous} | {reply.tool_call["name"]}
-    narrower = cf.steer_away(plan.decision, used)
+    narrower = tc.steer_away(plan.decision, used)
     if narrower is None:
         return None
-    result = await _generate(plan.prompt, cf.grammar_for(narrower), sampling, usage, "loop guard: another tool")
-    return cf.reply_for(result.get("content", ""), narrower)
+    result = await _generate(plan.prompt, tc.grammar_for(narrower), sampling, usage, "loop guard: another tool")
+    return tc.reply_for(result.get("content", ""), narrower)
 
 
-async def _persona_checked(plan: Plan, reply: cf.Reply, sampling: dict, usage: dict) -> cf.Reply:
+async def _persona_checked(plan: Plan, reply: tc.Reply, sampling: dict, usage: dict) -> tc.Reply:
     """A write to `persona` stands only if the model, asked plainly, says the note is about itself."""
     if not guards.persona_write(reply, plan.decision.labels):
         return reply
@@ -282,20 +287,20 @@ async def _persona_checked(plan: Plan, reply: cf.Reply, sampling: dict, usage: d
         if verdict.get("content", "").strip() != "user":
             return reply
     to_human = guards.to_human(plan.decision, reply.tool_call["name"])
-    result = await _generate(plan.prompt, cf.grammar_for(to_human), sampling, usage, "persona: write to human")
-    return cf.reply_for(result.get("content", ""), to_human)
+    result = await _generate(plan.prompt, tc.grammar_for(to_human), sampling, usage, "persona: write to human")
+    return tc.reply_for(result.get("content", ""), to_human)
 
 
 async def _answer_again(plan: Plan, echoed: str, sampling: dict, usage: dict) -> str:
     """An answer that copied the instructions, answered again without them in the prompt; whatever still copies
     them is cut off."""
     side = {**sampling, "id_slot": SIDE_SLOT}
-    result = await _generate(plan.text_prompt, cf.TEXT_ONLY_GRAMMAR, side, usage, "echo: answer again")
+    result = await _generate(plan.text_prompt, tc.TEXT_ONLY_GRAMMAR, side, usage, "echo: answer again")
     again = guards.without_echo(result.get("content", "").strip(), plan.copied)
     return again or guards.without_echo(echoed, plan.copied) or "Sorry, I lost my thread there. Could you say that again?"
 
 
-async def _second_look(plan: Plan, reply: cf.Reply, sampling: dict, usage: dict) -> cf.Reply:
+async def _second_look(plan: Plan, reply: tc.Reply, sampling: dict, usage: dict) -> tc.Reply:
     """The loop guard, then the persona check on a call, or the echo check on text: what a whole reply (not one
     streamed as it came) may become. A text reply is never empty: that would end the turn with nothing."""
     if plan.is_loop(reply) and (instead := await _instead_of_loop(plan, reply, sampling, usage)):
@@ -303,16 +308,16 @@ async def _second_look(plan: Plan, reply: cf.Reply, sampling: dict, usage: dict)
     if reply.tool_call:
         return await _persona_checked(plan, reply, sampling, usage)
     if not reply.content or guards.echo_start(reply.content, plan.copied) is not None:
-        return cf.Reply(await _answer_again(plan, reply.content or "", sampling, usage), None)
+        return tc.Reply(await _answer_again(plan, reply.content or "", sampling, usage), None)
     return reply
 
 
-async def _complete(body: dict) -> tuple[cf.Reply, dict]:
+async def _complete(body: dict) -> tuple[tc.Reply, dict]:
     """Run one chat turn; returns the reply and token usage."""
     plan = _plan(body)
     sampling = engine().sampling(body)
-    result = await _generate(plan.prompt, cf.grammar_for(plan.decision), sampling)
-    reply = cf.reply_for(result.get("content", ""), plan.decision)
+    result = await _generate(plan.prompt, tc.grammar_for(plan.decision), sampling)
+    reply = tc.reply_for(result.get("content", ""), plan.decision)
     usage = {"prompt_tokens": result.get("tokens_evaluated", 0), "completion_tokens": result.get("tokens_predicted", 0)}
     reply = await _second_look(plan, reply, sampling, usage)
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
@@ -320,7 +325,7 @@ async def _complete(body: dict) -> tuple[cf.Reply, dict]:
     return reply, usage
 
 
-def _message(reply: cf.Reply) -> tuple[dict, str]:
+def _message(reply: tc.Reply) -> tuple[dict, str]:
     calls = reply.openai_tool_calls()
     message = {"role": "assistant", "content": None if calls else reply.content, "tool_calls": calls}
     return message, ("tool_calls" if calls else "stop")
@@ -374,7 +379,7 @@ async def _stream(body: dict, completion_id: str, created: int):
     once its JSON is complete and checked."""
     plan = _plan(body)
     sampling = engine().sampling(body)
-    payload = _payload(plan.prompt, cf.grammar_for(plan.decision), sampling, stream=True)
+    payload = _payload(plan.prompt, tc.grammar_for(plan.decision), sampling, stream=True)
     yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
     text, streaming_text, usage = "", False, {"prompt_tokens": 0, "completion_tokens": 0}
     watch = guards.EchoWatch(plan.copied)
@@ -402,9 +407,9 @@ async def _stream(body: dict, completion_id: str, created: int):
                 yield _chunk(completion_id, created, {"content": rest})
         elif not watch.sent:
             yield _chunk(completion_id, created, {"content": await _answer_again(plan, text, sampling, usage)})
-        reply = cf.Reply(text.strip(), None)
+        reply = tc.Reply(text.strip(), None)
     else:
-        reply = await _second_look(plan, cf.reply_for(text, plan.decision), sampling, usage)
+        reply = await _second_look(plan, tc.reply_for(text, plan.decision), sampling, usage)
         if reply.content:
             # Held back because it started like a JSON call but is none (cut off at the token limit), or the loop
             # guard's answer: sent whole now.
@@ -435,8 +440,12 @@ app = Starlette(
 
 
 def main() -> None:
-    global ENGINE, SETTINGS
+    global ENGINE, SETTINGS, TEMPLATE
     SETTINGS = Settings.from_args()
+    try:
+        TEMPLATE = for_model(SETTINGS.model_name)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     if not SETTINGS.model_path or not Path(SETTINGS.model_path).is_file():
         raise SystemExit(f"--model-path does not point to a GGUF file: {SETTINGS.model_path!r}")
     ENGINE = Engine(SETTINGS)
