@@ -110,7 +110,7 @@ def _markdown(results: list[LessonResult], meta: dict) -> str:
         "Turns and tokens count the agent turns the lesson's own client asked for (background work such as sleeptime "
         "runs is not in them). Silent cells ran longer than 5 s and left no clock line (helpers/progress.py): in "
         "JupyterLab nothing moved on screen while they ran. SDK skips are 1.7 conveniences a newer letta-client "
-        "removed (helpers/sdk.py): the lesson showed the portable form and skipped them. \"Model chose otherwise\" "
+        'removed (helpers/sdk.py): the lesson showed the portable form and skipped them. "Model chose otherwise" '
         "counts the steps the model did not take where a lesson expected them (helpers/model_checks.py): each cell "
         "says what it did instead; the lesson stops only where the next cells need the step. The executed notebooks "
         "are next to this report."
