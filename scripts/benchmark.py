@@ -9,6 +9,8 @@ Figures:
   (instructions, tools, then memory) and with the usual layout (whole system message, then tools);
 - lessons: each lesson run by the course runner (papermill): wall time, agent turns and tokens, and turn latency
   p50/p95 (every POST .../messages the helpers' client made, read to the end; helpers/turn_log.py);
+- capacity: a workshop room on this one stack: N attendees (1, 2, 4, 8) each send their own fresh agent one message
+  at the same moment; per-turn seconds (p50, p95, max), the room's wall time, and failed turns;
 - agent_eval: the agent behaviour evaluation (scripts/agent_eval.py, data/agent_eval.json) for the course's model:
   no echo, right block, recall, failed turns, turn p50/p95 (its turns are also in output/agent-eval.json).
 No thresholds: this reports, it does not judge.
@@ -131,6 +133,66 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1], 2)
 
 
+CAPACITY_MESSAGE = "Hi, I'm attendee {n}. In one sentence: what can you help me with?"
+
+
+def _room(letta, agent_ids: list[str]) -> tuple[list[float], list[str], float]:
+    """Every attendee sends one message at the same moment (threads behind a barrier: the SDK's calls block);
+    returns each turn's seconds, the failed turns, and the room's wall time."""
+    import threading
+
+    barrier, seconds, failures = threading.Barrier(len(agent_ids)), [], []
+
+    def attendee(n: int, agent_id: str) -> None:
+        barrier.wait()
+        began = time.monotonic()
+        try:
+            letta.agents.messages.create(agent_id=agent_id, messages=[{"role": "user", "content": CAPACITY_MESSAGE.format(n=n)}])
+            seconds.append(time.monotonic() - began)
+        except Exception as err:  # a failed turn is a figure here, not a crash
+            failures.append(f"{type(err).__name__}: {str(err)[:200]}")
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=attendee, args=(n, agent_id)) for n, agent_id in enumerate(agent_ids)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return seconds, failures, time.monotonic() - began
+
+
+def bench_capacity(letta, cfg, sizes: list[int]) -> dict:
+    """A workshop room on this one stack: N attendees, each with a fresh agent. The model serves one agent prompt
+    at a time, so the room's turns queue."""
+    result, run = {}, uuid.uuid4().hex[:6]
+    for size in sizes:
+        agents = [
+            letta.agents.create(
+                name=f"capacity-{run}-{size}-{n}",
+                model=cfg.model,
+                embedding=cfg.embedding,
+                tags=["course-benchmark:capacity"],
+                memory_blocks=[{"label": "human", "value": f"Attendee {n}."}, {"label": "persona", "value": "I am a helpful assistant."}],
+            )
+            for n in range(size)
+        ]
+        try:
+            seconds, failures, wall = _room(letta, [a.id for a in agents])
+        finally:
+            for agent in agents:
+                letta.agents.delete(agent.id)
+        result[str(size)] = {
+            "turn_p50_s": _percentile(seconds, 50),
+            "turn_p95_s": _percentile(seconds, 95),
+            "turn_max_s": round(max(seconds), 1) if seconds else None,
+            "room_wall_s": round(wall, 1),
+            "failed_turns": len(failures),
+            "failures": failures,
+        }
+        print(f"capacity {size}: {json.dumps(result[str(size)])}", flush=True)
+    return result
+
+
 def bench_lessons(names: list[str] | None) -> dict:
     """Each lesson run by the course runner (papermill), with its agent turns' latency from the turn log."""
     out_dir = OUT / "benchmark"
@@ -160,6 +222,7 @@ def main() -> None:
     parser.add_argument("--skip-lessons", action="store_true")
     parser.add_argument("--lessons", nargs="*", help="notebook stems, e.g. 00_setup (default: all)")
     parser.add_argument("--skip-eval", action="store_true", help="skip the agent behaviour evaluation (~15 min)")
+    parser.add_argument("--capacity", nargs="*", type=int, default=[1, 2, 4, 8], help="room sizes (none: skip)")
     args = parser.parse_args()
 
     figures: dict = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cores": os.cpu_count()}
@@ -174,6 +237,8 @@ def main() -> None:
         model_url = stack_cfg.model_url + "/v1"
         figures["model"] = bench_model(model_url)
         figures["prompt_cache"] = bench_prompt_cache(model_url, letta, cfg)
+    if args.capacity:
+        figures["capacity"] = bench_capacity(letta, cfg, args.capacity)
     if not args.skip_lessons:
         figures.update(bench_lessons(args.lessons))
     if not args.skip_eval:

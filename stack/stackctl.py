@@ -17,14 +17,42 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from filelock import FileLock, Timeout
 
 from course import facts
 from course.stack_config import Config
 from stack.environments import MODEL_VENV, SERVER_VENV, install
 from stack.errors import StackError
 from stack.parts import BY_NAME, PARTS
+from stack.processes import RUN
+
+LOCK_WAIT_S = 1800  # a first install with a cold cache takes minutes; a start's health waits are shorter
+_LOCK = FileLock(RUN / "stack.lock")  # one object: re-entrant, so start() may install() under the same lock
 
 
+@contextmanager
+def one_at_a_time() -> Iterator[None]:
+    """One install, start or stop of this checkout's stack at a time. A second `make start` (another terminal,
+    the lab and the tests at once) waits for the first, then finds the parts up instead of starting them twice."""
+    RUN.mkdir(parents=True, exist_ok=True)
+    try:
+        _LOCK.acquire(timeout=0)
+    except Timeout:
+        print("another start or stop of this stack is under way; waiting for it to finish …", flush=True)
+        try:
+            _LOCK.acquire(timeout=LOCK_WAIT_S)
+        except Timeout:
+            raise StackError(f"the stack stayed locked for {LOCK_WAIT_S} s ({_LOCK.lock_file}); is a start hung?") from None
+    try:
+        yield
+    finally:
+        _LOCK.release()
+
+
+@one_at_a_time()
 def start(cfg: Config) -> list[str]:
     """Start what is not running, in order; returns the names of the parts this call started."""
     if not SERVER_VENV.ready() or (cfg.local_model and not MODEL_VENV.ready()):
@@ -36,6 +64,7 @@ def start(cfg: Config) -> list[str]:
     return started
 
 
+@one_at_a_time()
 def stop(cfg: Config, names: list[str] | None = None) -> None:
     for part in reversed(PARTS):
         if (names is None or part.name in names) and not part.external(cfg):
@@ -83,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg = Config.load()
     try:
         if args.command == "install":
-            install(cfg)
+            with one_at_a_time():
+                install(cfg)
         elif args.command == "start":
             start(cfg)
         elif args.command == "stop":

@@ -153,6 +153,33 @@ def test_a_streamed_call_cut_off_by_the_token_limit_still_reaches_the_client(mod
     assert plain["content"] == text
 
 
+def _streamed(model_url, payload) -> tuple[str, list[dict], str]:
+    """(text, tool calls, finish reason) of a streamed completion, put together from its chunks."""
+    with httpx.stream("POST", f"{model_url}/chat/completions", json={**payload, "stream": True}, timeout=300) as response:
+        chunks = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+    deltas = [c["choices"][0] for c in chunks if c["choices"]]
+    text = "".join(d["delta"].get("content") or "" for d in deltas)
+    calls = [call for d in deltas for call in d["delta"].get("tool_calls") or []]
+    return text, calls, deltas[-1]["finish_reason"]
+
+
+def test_a_whole_reply_is_the_streamed_reply_put_together(model_url):
+    """One generation path: streamed or not, the same request gets the same text, or the same call."""
+    ask = [{"role": "user", "content": "Name three colours of the rainbow, one word each."}]
+    for payload in (
+        {"model": MODEL, "max_tokens": 24, "messages": ask},
+        {"model": MODEL, "max_tokens": 64, "tools": [WEATHER], "messages": [{"role": "user", "content": "Weather in Oslo?"}]},
+    ):
+        whole = chat(model_url, **payload)
+        message, finish = whole["choices"][0]["message"], whole["choices"][0]["finish_reason"]
+        text, calls, streamed_finish = _streamed(model_url, payload)
+        assert streamed_finish == finish and (text or None) == message["content"]
+        assert [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls] == [
+            (c["function"]["name"], json.loads(c["function"]["arguments"])) for c in message["tool_calls"] or []
+        ]
+        assert whole["usage"]["completion_tokens"] > 0 and "prompt_n" in whole["timings"]
+
+
 def test_embeddings_are_real_and_semantic(model_url):
     texts = ["A cat sleeps on the sofa.", "A kitten naps on the couch.", "Quarterly tax filing deadlines."]
     response = httpx.post(f"{model_url}/embeddings", json={"model": EMBEDDING, "input": texts}, timeout=60).json()

@@ -71,6 +71,34 @@ def test_start_is_idempotent(stack_config):
     assert {p: (processes.RUN / f"{p}.pid").read_text() for p in pids} == pids  # nothing was restarted
 
 
+def test_a_second_start_waits_until_the_first_is_done(stack_config):
+    """The stack's lock: while one start, stop or install holds it, another waits (and says so), then runs."""
+    from filelock import FileLock
+
+    with FileLock(processes.RUN / "stack.lock"):  # held here as a first `make start` would hold it
+        second = subprocess.Popen([sys.executable, "-m", "stack", "start"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        time.sleep(3)
+        assert second.poll() is None, "the second start ran while the first held the lock"
+    printed = second.communicate(timeout=600)[0]
+    assert second.returncode == 0 and "waiting for it to finish" in printed and "Letta server:" in printed
+
+
+@pytest.mark.after_lessons  # it restarts Redis
+def test_two_starts_at_once_start_a_part_once(stack_config):
+    """Two `make start`s at the same moment (two terminals, the lab and the tests): the second waits for the
+    first and finds the part up; nothing is started twice and both succeed."""
+    if parts.BY_NAME["redis"].external(stack_config):
+        pytest.skip("Redis is external here")
+    assert stack("stop", "redis").returncode == 0
+    log = processes.LOGS / "redis.log"
+    starts_before = log.read_text().count("starting redis")
+    both = [subprocess.Popen([sys.executable, "-m", "stack", "start"], cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    printed = [p.communicate(timeout=600)[0] for p in both]
+    assert [p.returncode for p in both] == [0, 0], printed
+    assert log.read_text().count("starting redis") == starts_before + 1
+    assert stack("status").returncode == 0
+
+
 def test_an_agent_survives_a_server_restart_and_a_stopped_server_is_reported(stack_config, letta):
     for old in letta.agents.list(tags=[TAG]):
         letta.agents.delete(old.id)

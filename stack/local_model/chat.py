@@ -1,0 +1,175 @@
+"""One chat turn, streamed or not, by one path: the plan (prompt and grammar), the generation, the guards'
+second looks, and the OpenAI-shaped reply.
+
+llama.cpp always streams to the service. Text goes out as it comes, held back a few words by the echo watch
+(guards.py), to a `send` that a streaming request turns into chunks and a whole request collects; a tool call is
+checked whole (loop guard, persona check) before it is sent. So a whole reply is exactly the streamed one put
+together, and an answer that starts copying its prompt is stopped there, streamed or not.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from . import guards
+from . import letta_prompt as lp
+from . import tool_calls as tc
+from .chat_templates import ChatML
+from .engine import LOG, SIDE_SLOT, Engine
+
+LOST_THREAD = "Sorry, I lost my thread there. Could you say that again?"
+
+
+@dataclass
+class Plan:
+    """What one request may produce, and what the guards need to check it."""
+
+    decision: tc.Decision  # what the model may produce
+    prompt: str
+    previous: list[tuple[str, str]]  # the calls made since the user's last message
+    memory: dict[str, str]  # each memory block's latest value
+    messages: list[dict]
+    copied: set[tuple[str, ...]]  # word runs of the instructions, which an answer must not repeat
+    template: ChatML
+
+    @classmethod
+    def of(cls, body: dict, template: ChatML) -> Plan:
+        messages = body.get("messages") or []
+        tools = body.get("tools") or []
+        previous = lp.calls_since_last_user(messages)
+        decision = tc.decide(tools, body.get("tool_choice", "auto"), previous, lp.memory_labels(messages))
+        prompt = template.render(messages, tools if decision.constrained else None, body.get("x_stable_prefix", True))
+        memory = lp.memory_values(messages)
+        return cls(decision, prompt, previous, memory, messages, guards.instructions(messages, tools, memory, template), template)
+
+    def is_loop(self, reply: tc.Reply) -> bool:
+        return tc.is_repeat(reply, self.previous, self.memory)
+
+    @property
+    def text_prompt(self) -> str:
+        """The prompt without the tool instructions, for an answer in text (the grammar forbids a call anyway)."""
+        return self.template.render(self.messages, None)
+
+
+class Turn:
+    """One request's generation and second looks, on one engine."""
+
+    def __init__(self, engine: Engine, body: dict, template: ChatML):
+        self.engine, self.plan, self.sampling = engine, Plan.of(body, template), engine.sampling(body)
+        self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "timings": {}}
+
+    async def _ask(self, prompt: str, grammar: str | None, purpose: str, **sampling) -> str:
+        result = await self.engine.complete(prompt, grammar, {**self.sampling, **sampling}, self.usage, purpose)
+        return result.get("content", "")
+
+    async def _instead_of_loop(self, reply: tc.Reply) -> tc.Reply | None:
+        """The loop guard's answer to a call that repeats itself: text when text is allowed; when a call is
+        required, a call to a tool not used yet this turn (None when there is no such tool: the reply stands)."""
+        plan = self.plan
+        if plan.decision.allow_text:
+            # From the prompt without tool instructions, in the side slot: from the agent's cached prompt the model
+            # often "answered" with those instructions (350 tokens, 18 s, then answered again anyway). An echo left
+            # is caught where every text answer is (never emptied here: that ended two evaluation turns with nothing).
+            text = await self._ask(plan.text_prompt, tc.TEXT_ONLY_GRAMMAR, "loop guard: text", id_slot=SIDE_SLOT)
+            return tc.Reply(text.strip(), None)
+        used = {name for name, _ in plan.previous} | {reply.tool_call["name"]}
+        narrower = tc.steer_away(plan.decision, used)
+        if narrower is None:
+            return None
+        return tc.reply_for(await self._ask(plan.prompt, tc.grammar_for(narrower), "loop guard: another tool"), narrower)
+
+    async def _persona_checked(self, reply: tc.Reply) -> tc.Reply:
+        """A write to `persona` stands only if the model, asked plainly, says the note is about itself."""
+        plan = self.plan
+        if not guards.persona_write(reply, plan.decision.labels):
+            return reply
+        # Asked only for `persona`: a sleeptime agent's `memory_persona` holds its own instructions, never facts.
+        if reply.tool_call["arguments"]["label"] == guards.PERSONA:
+            question = guards.persona_question(guards.last_user_text(plan.messages), guards.note_of(reply))
+            verdict = await self._ask(question, guards.PERSONA_GRAMMAR, "persona question", n_predict=2, id_slot=SIDE_SLOT)
+            if verdict.strip() != "user":
+                return reply
+        to_human = guards.to_human(plan.decision, reply.tool_call["name"])
+        return tc.reply_for(await self._ask(plan.prompt, tc.grammar_for(to_human), "persona: write to human"), to_human)
+
+    async def _answer_again(self, echoed: str) -> str:
+        """An answer that copied the instructions, answered again without them in the prompt; whatever still copies
+        them is cut off."""
+        again = await self._ask(self.plan.text_prompt, tc.TEXT_ONLY_GRAMMAR, "echo: answer again", id_slot=SIDE_SLOT)
+        copied = self.plan.copied
+        return guards.without_echo(again.strip(), copied) or guards.without_echo(echoed, copied) or LOST_THREAD
+
+    async def _second_look(self, reply: tc.Reply) -> tc.Reply:
+        """The loop guard, then the persona check on a call, or the echo check on text: what a reply that was held
+        back whole may become. A text reply is never empty: that would end the turn with nothing."""
+        if self.plan.is_loop(reply) and (instead := await self._instead_of_loop(reply)):
+            reply = instead
+        if reply.tool_call:
+            return await self._persona_checked(reply)
+        if not reply.content or guards.echo_start(reply.content, self.plan.copied) is not None:
+            return tc.Reply(await self._answer_again(reply.content or ""), None)
+        return reply
+
+    async def run(self, send: Callable[[str], Awaitable[None]] | None = None) -> tc.Reply:
+        """Generate the reply: text goes to `send` (a stream's) as it becomes safe; the reply is returned once
+        complete, its content exactly the text sent (a call is the caller's to send)."""
+        plan = self.plan
+        text, streaming_text, sent = "", False, []
+        watch = guards.EchoWatch(plan.copied)
+
+        async def out(piece: str) -> None:
+            sent.append(piece)
+            if send is not None:
+                await send(piece)
+
+        async for event in self.engine.stream(plan.prompt, tc.grammar_for(plan.decision), self.sampling):
+            piece = event.get("content", "")
+            text += piece
+            if not streaming_text and text.strip() and not text.lstrip().startswith("{"):
+                streaming_text = True
+                piece = text.lstrip()
+            if streaming_text and piece and (safe := watch.feed(piece)):
+                await out(safe)
+            if event.get("stop"):
+                self.usage["prompt_tokens"] = event.get("tokens_evaluated", 0)
+                self.usage["completion_tokens"] += event.get("tokens_predicted", 0)
+                self.usage["timings"] = event.get("timings") or {}  # llama.cpp's own figures: prompt_n, cache_n, ...
+            if watch.echo_at is not None:  # it started copying its prompt: stop generating (leaving cancels it)
+                LOG.info(json.dumps({"generation": "reply", "stopped": "echo"}))
+                break
+        if streaming_text:
+            if watch.echo_at is None:
+                if rest := watch.finish():
+                    await out(rest)
+            elif not watch.sent:
+                await out(await self._answer_again(text))
+            return tc.Reply("".join(sent).strip(), None)
+        reply = await self._second_look(tc.reply_for(text, plan.decision))
+        if reply.content:
+            # Held back because it started like a JSON call but is none (cut off at the token limit), or the loop
+            # guard's answer: sent whole now.
+            await out(reply.content)
+        return reply
+
+    def public_usage(self) -> dict:
+        u = self.usage
+        return {
+            "prompt_tokens": u["prompt_tokens"],
+            "completion_tokens": u["completion_tokens"],
+            "total_tokens": u["prompt_tokens"] + u["completion_tokens"],
+            "prompt_tokens_details": {"cached_tokens": u["timings"].get("cache_n", 0)},
+        }
+
+
+def openai_message(reply: tc.Reply) -> tuple[dict, str]:
+    """The assistant message of a whole completion, and its finish reason."""
+    calls = reply.openai_tool_calls()
+    message = {"role": "assistant", "content": None if calls else reply.content, "tool_calls": calls}
+    return message, ("tool_calls" if calls else "stop")
+
+
+def completion_id() -> str:
+    return "chatcmpl-" + uuid.uuid4().hex
