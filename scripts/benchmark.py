@@ -129,7 +129,7 @@ def _percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     if len(values) == 1:
-        return values[0]
+        return round(values[0], 2)
     return round(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1], 2)
 
 
