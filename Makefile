@@ -10,6 +10,7 @@ $(VENV_STAMP): requirements.txt pyproject.toml
 	python3 -m venv .venv
 	.venv/bin/pip install -q --disable-pip-version-check $$(grep '^uv==' requirements.txt)
 	.venv/bin/uv pip install -q --python .venv/bin/python -r requirements.txt $$(for d in $$PIP_FIND_LINKS; do echo --find-links $$d; done)
+	$(PY) -m course.typescript_kernel
 	rm -f .venv/.installed-* && touch $(VENV_STAMP)
 
 # Mermaid itself, to parse the lessons' diagrams in the tests (about 15 s, 170 MB in tests/mermaid/node_modules).

@@ -6,7 +6,8 @@ gives the kernel the runner's environment (turn log, headless widgets), keeps th
 output/course-run/<model>/ and writes the runner's report (output/course-run/report.{json,md,html}) after every
 lesson, passed or failed. So each lesson is executed once, by nbmake, and the report comes from that run.
 A failure prints the first failing cell and its error; a cell over the timeout fails with what to check.
-Notebooks outside the lessons' folder (the runner's own test fixtures in tests/notebooks/) are not collected.
+The TypeScript lessons (notebooks/typescript/) run the same way, on their own kernel. Notebooks outside the
+lessons' folder (the runner's own test fixtures in tests/notebooks/) are not collected.
 Tests marked `after_lessons` (the course site's, built from the executed copies) run after the last lesson.
 """
 
@@ -25,6 +26,8 @@ from helpers import sdk
 from helpers.settings import settings
 from runner import report
 from runner.execute import _ANSI, NOTEBOOKS, LessonResult, lesson_environment, model_dir, result_of
+
+TYPESCRIPT = "typescript"  # the TypeScript lessons' folder, inside the lessons' (Deno's kernel: course/typescript_kernel.py)
 
 _results: list[LessonResult] = []
 
@@ -95,12 +98,13 @@ def pytest_configure(config) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_collect_file(parent, file_path: Path):
-    """nbmake offers every .ipynb; keep the lessons' folder and run those as LessonItems."""
+    """nbmake offers every .ipynb; keep the lessons' folder (and its TypeScript track) and run those as LessonItems."""
     collected = yield
     if file_path.suffix != ".ipynb":
         return collected
     kept = [c for c in collected if not isinstance(c, NotebookFile)]
-    if any(isinstance(c, NotebookFile) for c in collected) and file_path.parent == parent.config.option.lessons.resolve():
+    lessons = parent.config.option.lessons.resolve()
+    if any(isinstance(c, NotebookFile) for c in collected) and file_path.parent in (lessons, lessons / TYPESCRIPT):
         kept.append(LessonFile.from_parent(parent, path=file_path))
     return kept
 

@@ -24,6 +24,7 @@ from filelock import FileLock, Timeout
 
 from course import facts
 from course.stack_config import Config
+from stack import warm_up
 from stack.environments import MODEL_VENV, SERVER_VENV, install
 from stack.errors import StackError
 from stack.parts import BY_NAME, PARTS
@@ -58,6 +59,8 @@ def start(cfg: Config) -> list[str]:
     if not SERVER_VENV.ready() or (cfg.local_model and not MODEL_VENV.ready()):
         install(cfg, verify_weights=True)
     started = [part.name for part in PARTS if part.start(cfg)]
+    if cfg.local_model and "model" in started:  # its cache is empty: read a first turn's prompt into it
+        warm_up.in_background()
     print(f"Letta server: {cfg.letta_url}  (API docs: {cfg.letta_url}/docs)")
     if cfg.local_model:
         print(f"Local model:  {cfg.model_url}/v1  (Letta handles: ollama/<model>)")

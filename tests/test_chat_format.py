@@ -245,3 +245,19 @@ def test_a_model_family_is_found_by_name_and_an_unknown_one_is_refused():
     assert ct.for_model("Qwen2.5-7B-Instruct") is ct.QWEN25
     with pytest.raises(ValueError, match=r"no chat template for model 'llama-3.2-1b'.*\['qwen2.5'\].*LOCAL_MODEL=off"):
         ct.for_model("llama-3.2-1b")
+
+
+SEARCH = {"type": "function", "function": {"name": "conversation_search", "parameters": {"type": "object", "properties": {}}}}
+
+
+def test_a_fresh_agents_first_turn_is_not_offered_the_history_search():
+    first = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Hi, I'm Priya."}]
+    later = [*first, {"role": "assistant", "content": "Hello Priya!"}, {"role": "user", "content": "What did I say?"}]
+    assert not lp.has_history(first) and lp.has_history(later)
+
+    def offered(messages):
+        return [t["function"]["name"] for t in tc.decide([SEARCH, MEMORY_INSERT], "auto", [], history=lp.has_history(messages)).tools]
+
+    assert offered(first) == ["memory_insert"] and offered(later) == ["conversation_search", "memory_insert"]
+    assert not tc.decide([SEARCH], "auto", [], history=False).constrained  # nothing else to call: plain text
+    assert tc.decide([SEARCH], "required", [], history=False).tools == [SEARCH]  # a required call is the caller's choice

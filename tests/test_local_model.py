@@ -4,11 +4,13 @@ import base64
 import json
 import math
 import struct
+import time
 
 import httpx
 import pytest
 
 from course import facts
+from tests import model_log
 
 pytestmark = pytest.mark.stack
 
@@ -203,63 +205,34 @@ def test_embeddings_in_base64_as_the_openai_sdk_asks(model_url):
     )
 
 
-SAY_HI = "<|im_start|>user\nSay hi<|im_end|>\n<|im_start|>assistant\n"  # a raw llama.cpp prompt in the model's chat template
+def _cancelled_generations(stack_config) -> list[int]:
+    """How many chunks llama.cpp made in all, for each stream whose reader left."""
+    return [g["cancelled_after_chunks"] for g in model_log.generations(stack_config) if "cancelled_after_chunks" in g]
 
 
-def _closed_after_the_reply(engine_url: str, stream: bool) -> tuple[bool, bool]:
-    """One request to llama.cpp on a raw socket (h11 parses HTTP): (did the reply allow keep-alive, did the server
-    then close the connection anyway)."""
-    import socket
-
-    import h11
-
-    url = httpx.URL(engine_url)
-    body = json.dumps({"prompt": SAY_HI, "n_predict": 2, "stream": stream}).encode()
-    http = h11.Connection(our_role=h11.CLIENT)
-    headers = [("Host", f"{url.host}:{url.port}"), ("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-    with socket.create_connection((url.host, url.port), timeout=60) as sock:
-        request = h11.Request(method="POST", target="/completion", headers=headers)
-        sock.sendall(http.send(request) + http.send(h11.Data(data=body)) + http.send(h11.EndOfMessage()))
-        event = None
-        while not isinstance(event, h11.EndOfMessage):
-            event = http.next_event()
-            if event is h11.NEED_DATA:
-                http.receive_data(sock.recv(65536))
-        keep_alive = http.their_state is h11.DONE and http.our_state is h11.DONE  # h11 would reuse the connection
-        sock.settimeout(2)
-        try:
-            closed = sock.recv(1) == b""
-        except TimeoutError:
-            closed = False
-    return keep_alive, closed
-
-
-def test_llama_cpp_closes_a_kept_alive_connection_after_a_stream_and_the_service_opens_one_per_request(model_url):
-    # The cause of issue 16's "Server disconnected without sending a response": after a streamed reply llama.cpp
-    # closes the connection although its reply allowed keep-alive, so a pooled client that sends its next request
-    # before the close arrives writes into a dying socket (the race the service hit when its guards asked again
-    # at once). After an ordinary reply the connection stays open.
-    import asyncio
-
-    from stack.local_model import llama_http
-
-    engine_url = httpx.get(model_url.removesuffix("/v1") + "/health").json()["engine_url"]
-    assert _closed_after_the_reply(engine_url, stream=True) == (True, True)
-    assert _closed_after_the_reply(engine_url, stream=False) == (True, False)
-    # The fix: the service's client opens a connection per request (a new local port each time), so it never sends
-    # a request on one llama.cpp is closing.
-    assert len(set(asyncio.run(_local_ports(llama_http.client(engine_url), 3)))) == 3
-
-
-async def _local_ports(client: httpx.AsyncClient, requests: int) -> list:
-    body = {"prompt": SAY_HI, "n_predict": 1}
-    ports = []
-    async with client:
-        for _ in range(requests):
-            async with client.stream("POST", "/completion", json=body) as response:
-                ports.append(response.extensions["network_stream"].get_extra_info("client_addr")[1])
-                await response.aread()
-    return ports
+def test_a_stream_whose_reader_leaves_stops_llama_cpp_at_once(model_url, stack_config):
+    # llama.cpp is called in the service's process; leaving a stream must stop the generation, or the agents' slot
+    # stays busy decoding for a reader who is gone (the echo guard leaves a stream on purpose).
+    before = len(_cancelled_generations(stack_config))
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "Count from 1 to 500, one number per line."}],
+        "max_tokens": 400,
+        "stream": True,
+    }
+    with httpx.stream("POST", f"{model_url}/chat/completions", json=body, timeout=120) as response:
+        pieces = 0
+        for line in response.iter_lines():
+            if line.startswith("data: ") and '"content"' in line:
+                pieces += 1
+            if pieces == 3:
+                break  # closing the connection here
+    for _ in range(60):
+        if len(cancelled := _cancelled_generations(stack_config)) > before:
+            break
+        time.sleep(0.5)
+    assert len(cancelled) > before, "no cancelled generation in the model log"
+    assert cancelled[-1] < 50, f"llama.cpp made {cancelled[-1]} chunks of 400 after the reader left"
 
 
 def test_the_grammar_really_constrains_the_reply(model_url):

@@ -6,6 +6,7 @@ If a server release changes one of these, the lesson that teaches it is wrong, a
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -14,8 +15,9 @@ import helpers
 pytestmark = pytest.mark.stack
 
 
-def _inserts_at_once(letta, writers, rounds: int, lock: threading.Lock | None = None) -> int:
-    """Rounds in which every writer's memory_insert, started at the same instant, kept its line."""
+def _inserts_at_once(letta, writers, rounds: int, lock: threading.Lock | None = None, apart: float = 0.0) -> int:
+    """Rounds in which every writer's memory_insert, started at the same instant (or the i-th writer
+    i * round * apart seconds after the first), kept its line."""
     kept = 0
     blocks = {block.id for _, block in writers}
     for r in range(rounds):
@@ -23,8 +25,9 @@ def _inserts_at_once(letta, writers, rounds: int, lock: threading.Lock | None = 
             letta.blocks.update(block_id, value="Tasks:\n")
         barrier = threading.Barrier(len(writers))
 
-        def insert(barrier, agent, block, line):
+        def insert(barrier, agent, block, line, delay):
             barrier.wait()
+            time.sleep(delay)
             if lock is None:
                 letta.agents.tools.run("memory_insert", agent_id=agent.id, args={"label": block.label, "new_string": line})
             else:
@@ -32,7 +35,10 @@ def _inserts_at_once(letta, writers, rounds: int, lock: threading.Lock | None = 
                     letta.agents.tools.run("memory_insert", agent_id=agent.id, args={"label": block.label, "new_string": line})
 
         lines = [f"- {agent.name} {r}" for agent, _ in writers]
-        threads = [threading.Thread(target=insert, args=(barrier, a, b, line)) for (a, b), line in zip(writers, lines, strict=True)]
+        threads = [
+            threading.Thread(target=insert, args=(barrier, a, b, line, i * r * apart))
+            for i, ((a, b), line) in enumerate(zip(writers, lines, strict=True))
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -43,7 +49,9 @@ def _inserts_at_once(letta, writers, rounds: int, lock: threading.Lock | None = 
 
 
 def test_concurrent_memory_inserts_into_one_block_lose_lines_and_serialised_ones_do_not(letta):
-    """Lesson 02: memory_insert writes the whole block back (last writer wins); a lock or one writer per block helps."""
+    """Lesson 02: memory_insert writes the whole block back (last writer wins), and an agent's tool writes back its old
+    copy of every block it holds, so one writer per block still loses lines when both agents hold both blocks; a
+    lock keeps every line, and so does a block that only its writer holds."""
     lesson = helpers.Lesson("t-claims-race", letta=letta)
     lesson.cleanup()
     try:
@@ -55,7 +63,13 @@ def test_concurrent_memory_inserts_into_one_block_lose_lines_and_serialised_ones
         own = [letta.blocks.create(label=lesson.name(f"{n}-notes"), value="Tasks:\n") for n in "ab"]
         for agent, block in zip((a, b), own, strict=True):
             letta.agents.blocks.attach(block.id, agent_id=agent.id)
-        assert _inserts_at_once(letta, [(a, own[0]), (b, own[1])], rounds) == rounds
+        own_writers = [(a, own[0]), (b, own[1])]
+        assert _inserts_at_once(letta, own_writers, rounds, apart=0.01) == rounds, "a block only its writer holds keeps every line"
+        for agent, block in zip((b, a), own, strict=True):  # now each agent holds the other's block too
+            letta.agents.blocks.attach(block.id, agent_id=agent.id)
+        # The second writer 0, 10 ... 190 ms late: the window (the first writer's load to its write-back) is in there.
+        assert _inserts_at_once(letta, own_writers, 2 * rounds, apart=0.01) < 2 * rounds, "lesson 02 says old copies are written back"
+        assert _inserts_at_once(letta, own_writers, 2 * rounds, apart=0.01, lock=threading.Lock()) == 2 * rounds
     finally:
         lesson.cleanup()
 

@@ -123,3 +123,10 @@ def calls_since_last_user(messages: list[dict]) -> list[tuple[str, str]]:
                 fn = call.get("function", {})
                 calls.append(canonical(fn.get("name", ""), fn.get("arguments")))
     return calls
+
+
+def has_history(messages: list[dict]) -> bool:
+    """Whether anything was said before the last user message (a fresh agent's first turn has nothing)."""
+    said = [i for i, m in enumerate(messages) if m.get("role") in ("user", "assistant", "tool")]
+    users = [i for i in said if messages[i].get("role") == "user"]
+    return bool(users) and said[0] < users[-1]

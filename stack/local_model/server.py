@@ -34,9 +34,9 @@ from starlette.routing import Route
 
 from course import facts
 
-from .chat import Turn, completion_id, openai_message
+from .chat import Plan, Turn, completion_id, openai_message
 from .chat_templates import ChatML, for_model
-from .engine import Engine
+from .engine import AGENT_SLOT, SIDE_SLOT, Engine
 from .settings import Settings
 
 EMBEDDING = facts.EMBEDDING_MODEL
@@ -55,9 +55,8 @@ def _state(request: Request) -> tuple[Settings, Engine, ChatML]:
 
 
 async def health(request: Request) -> JSONResponse:
-    settings, engine, _ = _state(request)
-    # engine_url: the in-process llama.cpp server (loopback), for the tests that check how the service talks to it
-    return JSONResponse({"status": "ok", "model": settings.model_name, "embedding": EMBEDDING.name, "engine_url": engine.llama_url})
+    settings, _, _ = _state(request)
+    return JSONResponse({"status": "ok", "model": settings.model_name, "embedding": EMBEDDING.name})
 
 
 async def models(request: Request) -> JSONResponse:
@@ -148,6 +147,21 @@ async def chat_completions(request: Request):
     )
 
 
+async def prefill(request: Request) -> JSONResponse:
+    """Read a chat request's prompts into llama.cpp's cache without answering (one token is generated and dropped):
+    the prompt with tools in the agents' slot, and the one without them in the side slot, which the guards' second
+    looks use. The stack sends a fresh agent's first request here at start, so a first turn reuses the static
+    instructions and tools instead of reading them again (stack/warm_up.py)."""
+    _, engine, template = _state(request)
+    body = await request.json()
+    plan, figures = Plan.of(body, template), {}
+    for name, prompt, slot in (("agent", plan.prompt, AGENT_SLOT), ("side", plan.text_prompt, SIDE_SLOT)):
+        result = await engine.complete(prompt, None, {**engine.sampling(body), "n_predict": 1, "id_slot": slot}, purpose=f"prefill: {name}")
+        t = result.get("timings") or {}
+        figures[name] = {"prompt_tokens": result.get("tokens_evaluated", 0), "cached_tokens": t.get("cache_n", 0), "ms": t.get("prompt_ms")}
+    return JSONResponse(figures)
+
+
 def _chunk(model: str, cid: str, created: int, delta: dict, finish: str | None = None, usage: dict | None = None) -> str:
     choices = [] if usage is not None and not delta and finish is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
     data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model, "choices": choices}
@@ -196,6 +210,7 @@ def create_app(settings: Settings, engine: Engine, template: ChatML) -> Starlett
             # Letta's Ollama provider sends embeddings to the base URL without /v1.
             Route("/embeddings", embeddings, methods=["POST"]),
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/prefill", prefill, methods=["POST"]),
         ]
     )
     app.state.settings, app.state.engine, app.state.template = settings, engine, template

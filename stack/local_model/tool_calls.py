@@ -88,8 +88,20 @@ class Decision:
         return {t.get("function", t).get("name") for t in self.tools}
 
 
-def decide(tools: list[dict] | None, tool_choice, previous_calls: list[tuple[str, str]], labels: list[str] | None = None) -> Decision:
-    """Honour tool_choice ("none", "auto", "required", or a named function) and the per-turn call budget."""
+# Searching the history when nothing was said before: a fresh agent's first turn. Small models reach for it on a
+# greeting or an introduction, find nothing, then apologise or search again, instead of answering or saving.
+NEEDS_HISTORY = {"conversation_search"}
+
+
+def decide(
+    tools: list[dict] | None,
+    tool_choice,
+    previous_calls: list[tuple[str, str]],
+    labels: list[str] | None = None,
+    history: bool = True,
+) -> Decision:
+    """Honour tool_choice ("none", "auto", "required", or a named function) and the per-turn call budget; with no
+    history yet, "auto" does not offer the tools that search it."""
     tools, labels = tools or [], labels or []
     if not tools or tool_choice == "none":
         return Decision(allow_text=True)
@@ -105,7 +117,8 @@ def decide(tools: list[dict] | None, tool_choice, previous_calls: list[tuple[str
         return (steer_away(forced, {name for name, _ in previous_calls}) or forced) if spent else forced
     if spent:
         return Decision(allow_text=True, text_only=True)
-    return Decision(allow_text=True, tools=tools, labels=labels)
+    decision = Decision(allow_text=True, tools=tools, labels=labels)
+    return decision if history else steer_away(decision, NEEDS_HISTORY) or Decision(allow_text=True)
 
 
 def steer_away(decision: Decision, names: set[str]) -> Decision | None:

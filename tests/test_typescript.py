@@ -1,0 +1,89 @@
+"""The TypeScript track (notebooks/typescript/): its kernel, its type checks and its exercise checks.
+
+The lessons themselves run under nbmake like the Python ones (runner/pytest_plugin.py); these tests catch a wrong
+type before a run, and check that the kernel talks to the server the Python lessons talk to."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from course import typescript_kernel as tk
+from helpers.settings import settings
+
+LESSONS = sorted(tk.LESSONS.glob("ts[0-9][0-9]_*.ipynb"))
+
+
+def _deno(*args: str, cwd: Path = tk.LESSONS, settings_too: bool = False) -> subprocess.CompletedProcess:
+    env = tk.with_settings() if settings_too else tk.environment()
+    return subprocess.run([str(tk.DENO), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+def _type_check(cells: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    """A notebook's code cells, in order, as one module (what the kernel runs), checked against the lessons' config.
+    The module sits beside the lessons so that `./checks.ts` resolves as it does in the notebook."""
+    module = tk.LESSONS / f"_check_{tmp_path.name}.ts"
+    module.write_text("\n\n".join(cells) + "\n")
+    try:
+        return _deno("check", "--config", "deno.json", module.name)
+    finally:
+        module.unlink()
+
+
+def test_there_is_a_typescript_lesson():
+    assert LESSONS, "no notebooks/typescript/tsNN_*.ipynb"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_a_typescript_lesson_type_checks_and_keeps_the_course_shape(path, tmp_path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert nb.metadata.kernelspec.name == tk.NAME
+    assert all(not c.outputs and c.execution_count is None for c in code), "committed with outputs"
+    assert "parameters" in code[0].metadata.get("tags", []), "the first code cell is the parameters cell"
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for heading in ("## Exercise", "## Stretch exercise", "## Recap", "## Troubleshooting", "## Clean up"):
+        assert f"\n{heading}" in f"\n{text}", f"no {heading}"
+    assert "cleanup()" in code[-1].source, "the last cell deletes what the lesson made"
+    checked = _type_check([c.source for c in code], tmp_path)
+    assert checked.returncode == 0, checked.stderr[-3000:]
+
+
+def test_a_wrong_type_fails_the_check(tmp_path):
+    # What the check above would say about a lesson with a type error: it can fail.
+    cells = ['import Letta from "@letta-ai/letta-client";', 'const letta = new Letta({ baseUrl: "http://127.0.0.1:9" });']
+    wrong = _type_check(cells, tmp_path)
+    assert wrong.returncode != 0 and "TS2561" in wrong.stderr + wrong.stdout, wrong.stderr[-2000:]
+
+
+def test_the_sdk_is_pinned_once_and_locked():
+    imports = json.loads((tk.LESSONS / "deno.json").read_text())["imports"]
+    lock = json.loads((tk.LESSONS / "deno.lock").read_text())
+    assert imports == {"@letta-ai/letta-client": "npm:@letta-ai/letta-client@1.7.8"}
+    assert "@letta-ai/letta-client@1.7.8" in lock["npm"] and lock["npm"]["@letta-ai/letta-client@1.7.8"]["integrity"]
+
+
+def test_the_kernel_gets_the_course_settings(tmp_path):
+    # The kernel JupyterLab and nbmake start: registered in .venv, it reads .env as the Python lessons do.
+    # Written to a file, not printed: Deno's kernel (2.9.8) sometimes drops a cold kernel's first printed lines.
+    seen = tmp_path / "seen.json"
+    keys = '["LETTA_BASE_URL", "LETTA_MODEL", "DENO_DIR"]'
+    cell = f"Deno.writeTextFileSync({json.dumps(str(seen))}, JSON.stringify({keys}.map((k) => Deno.env.get(k))));"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    NotebookClient(nb, timeout=120, kernel_name=tk.NAME, resources={"metadata": {"path": str(tk.LESSONS)}}).execute()
+    printed = json.loads(seen.read_text())
+    cfg = settings()
+    assert printed == [cfg.base_url, cfg.model, str(tk.DENO_DIR)]
+
+
+@pytest.mark.stack
+def test_the_exercise_checks_pass_the_reference_solutions_and_catch_wrong_ones(stack_config):
+    script = "tests/typescript/exercises.ts"
+    ran = _deno("run", "-A", "--config", str(tk.LESSONS / "deno.json"), script, cwd=tk.facts.ROOT, settings_too=True)
+    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-3000:]
+    assert "exercise checks: all as expected" in ran.stdout
