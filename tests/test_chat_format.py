@@ -261,3 +261,21 @@ def test_a_fresh_agents_first_turn_is_not_offered_the_history_search():
     assert offered(first) == ["memory_insert"] and offered(later) == ["conversation_search", "memory_insert"]
     assert not tc.decide([SEARCH], "auto", [], history=False).constrained  # nothing else to call: plain text
     assert tc.decide([SEARCH], "required", [], history=False).tools == [SEARCH]  # a required call is the caller's choice
+
+
+def test_after_a_memory_edit_succeeded_this_turn_the_memory_tools_are_not_offered_again():
+    def call(name, call_id):
+        tool_call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": "{}"}}
+        return {"role": "assistant", "content": None, "tool_calls": [tool_call]}
+
+    def returned(call_id, status):
+        return {"role": "tool", "tool_call_id": call_id, "content": json.dumps({"status": status, "message": "...", "time": "now"})}
+
+    user = {"role": "user", "content": "I'm Ada and I love green tea."}
+    failed = [user, call("memory_replace", "a"), returned("a", "Failed")]
+    saved = [*failed, call("memory_insert", "b"), returned("b", "OK")]
+    next_turn = [*saved, {"role": "assistant", "content": "Noted!"}, {"role": "user", "content": "I also play chess."}]
+    assert [lp.memory_saved_this_turn(m) for m in (failed, saved, next_turn)] == [False, True, False]
+    offered = tc.decide([MEMORY_INSERT, WEATHER], "auto", [], memory_saved=True).tools
+    assert [t["function"]["name"] for t in offered] == ["get_weather"]
+    assert not tc.decide([MEMORY_INSERT], "auto", [], memory_saved=True).constrained  # nothing left to call: text

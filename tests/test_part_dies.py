@@ -106,3 +106,39 @@ def test_a_part_killed_mid_turn_is_named_and_start_brings_it_back(part, stack_co
         assert reply.stop_reason.stop_reason == "end_turn"  # the interrupted turn left nothing that breaks the next
     finally:
         again.agents.delete(agent.id)
+
+
+def test_a_power_cut_kills_every_part_at_once_and_start_brings_the_stack_back(stack_config, letta):
+    """What a reboot or a power cut leaves: every part gone without a clean shutdown, their pid files and
+    PostgreSQL's postmaster.pid still on disk. One `python -m stack start` brings the stack back, nothing lost."""
+    cfg = settings()
+    for old in letta.agents.list(tags=[TAG]):
+        letta.agents.delete(old.id)
+    agent = letta.agents.create(
+        name="part-dies-power-cut",
+        model=cfg.model,
+        embedding=cfg.embedding,
+        tags=[TAG],
+        memory_blocks=[{"label": "human", "value": "Ada plays chess on Tuesdays."}],
+    )
+    letta.agents.passages.create(agent.id, text="The club's spare key is with the caretaker.")
+    for part in ("letta", "model", "redis", "postgres"):
+        _kill(part, stack_config)
+    for _ in range(40):  # SIGKILL is asynchronous
+        if len(diagnosis.parts_down()) == 4:
+            break
+        time.sleep(0.5)
+    assert len(diagnosis.parts_down()) == 4, diagnosis.parts_down()
+    assert (stack_config.data_dir / "pg" / "postmaster.pid").exists(), "a power cut leaves PostgreSQL's pid file behind"
+    started = subprocess.run([sys.executable, "-m", "stack", "start"], cwd=facts.ROOT, capture_output=True, text=True, timeout=900)
+    assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
+    assert diagnosis.parts_down() == []
+    again = helpers.wait_for_server(cfg)
+    try:
+        assert again.agents.blocks.retrieve("human", agent_id=agent.id).value == "Ada plays chess on Tuesdays."
+        hits = again.agents.passages.search(agent.id, query="who has the key?").results
+        assert any("caretaker" in hit.content for hit in hits)
+        reply = again.agents.messages.create(agent.id, messages=[{"role": "user", "content": "Hello again."}])
+        assert reply.stop_reason.stop_reason == "end_turn"
+    finally:
+        again.agents.delete(agent.id)

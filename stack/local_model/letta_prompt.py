@@ -130,3 +130,22 @@ def has_history(messages: list[dict]) -> bool:
     said = [i for i, m in enumerate(messages) if m.get("role") in ("user", "assistant", "tool")]
     users = [i for i in said if messages[i].get("role") == "user"]
     return bool(users) and said[0] < users[-1]
+
+
+def memory_saved_this_turn(messages: list[dict]) -> bool:
+    """Whether a memory tool already succeeded since the user's last message (Letta packs a tool's return as JSON
+    with "status": "OK" or "Failed": letta/system.py, package_function_response)."""
+    memory_calls: set[str] = set()
+    saved = False
+    for message in messages:
+        role = message.get("role")
+        if role == "user" and AUTOMATED_USER_PREFIX not in content_text(message.get("content")):
+            memory_calls, saved = set(), False
+        elif role == "assistant":
+            memory_calls |= {c.get("id", "") for c in message.get("tool_calls") or [] if c.get("function", {}).get("name") in MEMORY_TOOLS}
+        elif role == "tool" and message.get("tool_call_id") in memory_calls:
+            try:
+                saved = saved or json.loads(content_text(message.get("content"))).get("status") == "OK"
+            except (ValueError, AttributeError):
+                pass
+    return saved

@@ -99,9 +99,12 @@ def decide(
     previous_calls: list[tuple[str, str]],
     labels: list[str] | None = None,
     history: bool = True,
+    memory_saved: bool = False,
 ) -> Decision:
-    """Honour tool_choice ("none", "auto", "required", or a named function) and the per-turn call budget; with no
-    history yet, "auto" does not offer the tools that search it."""
+    """Honour tool_choice ("none", "auto", "required", or a named function) and the per-turn call budget. In
+    "auto": with no history yet, the tools that search it are not offered; once a memory edit succeeded this
+    turn, the memory tools are not offered again (small models then save the same fact twice, reworded, so the
+    loop guard's exact match misses it)."""
     tools, labels = tools or [], labels or []
     if not tools or tool_choice == "none":
         return Decision(allow_text=True)
@@ -117,8 +120,9 @@ def decide(
         return (steer_away(forced, {name for name, _ in previous_calls}) or forced) if spent else forced
     if spent:
         return Decision(allow_text=True, text_only=True)
+    unwanted = (set() if history else NEEDS_HISTORY) | (MEMORY_TOOLS if memory_saved else set())
     decision = Decision(allow_text=True, tools=tools, labels=labels)
-    return decision if history else steer_away(decision, NEEDS_HISTORY) or Decision(allow_text=True)
+    return (steer_away(decision, unwanted) or Decision(allow_text=True)) if unwanted else decision
 
 
 def steer_away(decision: Decision, names: set[str]) -> Decision | None:
