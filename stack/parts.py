@@ -9,6 +9,7 @@ import os
 import secrets
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -106,10 +107,28 @@ def _pg(command: str, cfg: Config, *extra: str) -> subprocess.CompletedProcess:
 def _postgres_state(cfg: Config) -> str:
     if not (cfg.data_dir / "pg" / "PG_VERSION").exists() or not SERVER_VENV.python.exists():
         return "down"
-    return "up" if _pg("status", cfg).returncode == 0 else "down"
+    # pg_ctl status only checks that postmaster.pid names a process: after a power cut or a SIGKILL that may be
+    # a zombie for a while (tests/test_part_dies.py's power cut), so the port must answer too.
+    return "up" if _pg("status", cfg).returncode == 0 and processes.port_open(cfg.pg_port) else "down"
+
+
+def _clear_stale_postmaster(cfg: Config, wait_s: float = 15) -> None:
+    """Remove postmaster.pid when the postmaster it names is dead. PostgreSQL does that itself for a pid that is
+    gone, but refuses to start while the pid is a zombie, which it cannot tell from a live server."""
+    pidfile = cfg.data_dir / "pg" / "postmaster.pid"
+    try:
+        pid = int(pidfile.read_text().split()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return
+    deadline = time.monotonic() + wait_s
+    while processes.alive(pid) and time.monotonic() < deadline:  # a postmaster still shutting down
+        time.sleep(0.5)
+    if not processes.alive(pid):
+        pidfile.unlink(missing_ok=True)
 
 
 def _postgres_launch(cfg: Config) -> None:
+    _clear_stale_postmaster(cfg)
     if processes.port_open(cfg.pg_port):
         raise StackError(f"port {cfg.pg_port} is already taken by another program, so postgres cannot start; set LETTA_PG_PORT in .env")
     result = _pg("start", cfg, "--port", str(cfg.pg_port))  # pg_ctl starts it and waits

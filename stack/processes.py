@@ -65,6 +65,14 @@ def live_pid(part: str) -> int | None:
     return record[0] if record else None
 
 
+def alive(pid: int) -> bool:
+    """A running process (a zombie is not: it died, and only waits for its parent to read its exit status)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def port_open(port: int, host: str = facts.LOOPBACK) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
