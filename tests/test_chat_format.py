@@ -259,7 +259,8 @@ def test_a_fresh_agents_first_turn_is_not_offered_the_history_search():
         return [t["function"]["name"] for t in tc.decide([SEARCH, MEMORY_INSERT], "auto", [], history=lp.has_history(messages)).tools]
 
     assert offered(first) == ["memory_insert"] and offered(later) == ["conversation_search", "memory_insert"]
-    assert not tc.decide([SEARCH], "auto", [], history=False).constrained  # nothing else to call: plain text
+    nothing_left = tc.decide([SEARCH], "auto", [], history=False)
+    assert not nothing_left.constrained and nothing_left.text_only  # nothing else to call: text, the tools still listed
     assert tc.decide([SEARCH], "required", [], history=False).tools == [SEARCH]  # a required call is the caller's choice
 
 
@@ -278,4 +279,10 @@ def test_after_a_memory_edit_succeeded_this_turn_the_memory_tools_are_not_offere
     assert [lp.memory_saved_this_turn(m) for m in (failed, saved, next_turn)] == [False, True, False]
     offered = tc.decide([MEMORY_INSERT, WEATHER], "auto", [], memory_saved=True).tools
     assert [t["function"]["name"] for t in offered] == ["get_weather"]
-    assert not tc.decide([MEMORY_INSERT], "auto", [], memory_saved=True).constrained  # nothing left to call: text
+    assert tc.grammar_for(tc.decide([MEMORY_INSERT], "auto", [], memory_saved=True)) == tc.TEXT_ONLY_GRAMMAR  # text
+
+
+def test_the_tools_are_listed_in_one_order_whatever_order_letta_sends():
+    # Letta lists an agent's tools in no fixed order; the prompt's start must not depend on it (prompt cache).
+    template = ct.QWEN25
+    assert template.tools_preamble([WEATHER, MEMORY_INSERT]) == template.tools_preamble([MEMORY_INSERT, WEATHER])

@@ -42,7 +42,8 @@ class Plan:
         previous = lp.calls_since_last_user(messages)
         labels, history, saved = lp.memory_labels(messages), lp.has_history(messages), lp.memory_saved_this_turn(messages)
         decision = tc.decide(tools, body.get("tool_choice", "auto"), previous, labels, history, saved)
-        prompt = template.render(messages, tools if decision.constrained else None, body.get("x_stable_prefix", True))
+        listed = tools if decision.constrained or decision.text_only else None  # text_only: the cached start stays
+        prompt = template.render(messages, listed, body.get("x_stable_prefix", True))
         memory = lp.memory_values(messages)
         return cls(decision, prompt, previous, memory, messages, guards.instructions(messages, tools, memory, template), template)
 

@@ -23,8 +23,11 @@ class ChatML:
     tools_footer: str
 
     def tools_preamble(self, tools: list[dict], labels: list[str] | None = None) -> str:
-        """The tools section of the system prompt, compact (about 100 tokens a tool)."""
-        lines = [json.dumps(prompt_tool(t, labels), ensure_ascii=False) for t in tools]
+        """The tools section of the system prompt, compact (about 100 tokens a tool), sorted by name: Letta lists an
+        agent's tools in no fixed order, and two agents with the same tools should share the prompt's start (the
+        model's cache, and the stack's warm-up, reuse it)."""
+        ordered = sorted(tools, key=lambda t: t.get("function", t).get("name", ""))
+        lines = [json.dumps(prompt_tool(t, labels), ensure_ascii=False) for t in ordered]
         return self.tools_header + "\n".join(lines) + self.tools_footer
 
     @staticmethod

@@ -77,7 +77,9 @@ class Decision:
     allow_text: bool
     tools: list[dict] = field(default_factory=list)  # the tools it may call; empty means text only
     labels: list[str] = field(default_factory=list)  # memory block labels the memory tools may name
-    text_only: bool = False  # the call budget is spent: text that cannot be a call written as text
+    # The service withholds the tools (the call budget is spent, or none is left to offer): text that cannot be a
+    # call written as text. The prompt still lists the tools, so it keeps the start the model has cached.
+    text_only: bool = False
 
     @property
     def constrained(self) -> bool:
@@ -122,7 +124,7 @@ def decide(
         return Decision(allow_text=True, text_only=True)
     unwanted = (set() if history else NEEDS_HISTORY) | (MEMORY_TOOLS if memory_saved else set())
     decision = Decision(allow_text=True, tools=tools, labels=labels)
-    return (steer_away(decision, unwanted) or Decision(allow_text=True)) if unwanted else decision
+    return (steer_away(decision, unwanted) or Decision(allow_text=True, text_only=True)) if unwanted else decision
 
 
 def steer_away(decision: Decision, names: set[str]) -> Decision | None:
