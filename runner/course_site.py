@@ -48,7 +48,9 @@ def executed_notebooks(run: Path = RUN, model: str | None = None) -> list[Path]:
     missing = [p for p in notebooks if not p.exists()]
     if not notebooks or missing:
         raise SiteError(f"the course run in {run} has no executed notebooks for {model}" + (f": {missing[0]} is gone" if missing else ""))
-    order = [p.name for p in sorted(NOTEBOOKS.glob("*.ipynb"))]
+    # the order pytest runs them in: by path, so the TypeScript folder sits between playground and workshop_instructor
+    found = [p for p in NOTEBOOKS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
+    order = [p.name for p in sorted(found, key=lambda p: str(p.relative_to(NOTEBOOKS)))]
     return sorted(notebooks, key=lambda p: order.index(p.name) if p.name in order else len(order))
 
 
