@@ -34,10 +34,10 @@ def environment() -> dict[str, str]:
     return {**os.environ, "DENO_DIR": str(DENO_DIR), "NO_COLOR": "1", "DENO_NO_UPDATE_CHECK": "1"}
 
 
-def deno(*args: str, cwd: Path = LESSONS) -> subprocess.CompletedProcess:
+def deno(*args: str, cwd: Path = LESSONS, env: dict[str, str] | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:
     if not DENO.exists():
         raise SystemExit(f"{DENO} is missing: run `make venv` (requirements.txt installs Deno)")
-    return subprocess.run([str(DENO), *args], cwd=cwd, env=environment(), capture_output=True, text=True)
+    return subprocess.run([str(DENO), *args], cwd=cwd, env=env or environment(), capture_output=True, text=True, timeout=timeout)
 
 
 def install() -> Path:

@@ -24,6 +24,11 @@ TAG = "course-test:part-dies"
 NAMED = {"postgres": "PostgreSQL", "redis": "Redis", "model": "the local model service", "letta": "the Letta server"}
 
 
+def _start(timeout: float = 600) -> subprocess.CompletedProcess:
+    """`python -m stack start`, as a learner runs it after a part died."""
+    return subprocess.run([sys.executable, "-m", "stack", "start"], cwd=facts.ROOT, capture_output=True, text=True, timeout=timeout)
+
+
 def _kill(part: str, cfg) -> None:
     if part == "postgres":  # pg_ctl's own pid file: the postmaster's pid is its first line
         os.kill(int((cfg.data_dir / "pg" / "postmaster.pid").read_text().split()[0]), signal.SIGKILL)
@@ -46,7 +51,7 @@ def test_a_notebook_cell_says_which_part_is_down(stack_config):
             allow_errors=True,
         )
     finally:
-        started = subprocess.run([sys.executable, "-m", "stack", "start"], cwd=facts.ROOT, capture_output=True, text=True, timeout=600)
+        started = _start()
         assert started.returncode == 0, started.stderr
     failed = outputs[2]
     assert [o["ename"] for o in failed if o["output_type"] == "error"] == ["APIConnectionError"]
@@ -97,7 +102,7 @@ def test_a_part_killed_mid_turn_is_named_and_start_brings_it_back(part, stack_co
             line = diagnosis.explain(failures[0], cfg)
             assert line and NAMED[part] in line and "make start" in line, (failures[0], line)
     finally:
-        started = subprocess.run([sys.executable, "-m", "stack", "start"], cwd=facts.ROOT, capture_output=True, text=True, timeout=600)
+        started = _start()
         assert started.returncode == 0, started.stderr
     again = helpers.wait_for_server(cfg)
     try:
@@ -130,7 +135,7 @@ def test_a_power_cut_kills_every_part_at_once_and_start_brings_the_stack_back(st
         time.sleep(0.5)
     assert len(diagnosis.parts_down()) == 4, diagnosis.parts_down()
     assert (stack_config.data_dir / "pg" / "postmaster.pid").exists(), "a power cut leaves PostgreSQL's pid file behind"
-    started = subprocess.run([sys.executable, "-m", "stack", "start"], cwd=facts.ROOT, capture_output=True, text=True, timeout=900)
+    started = _start(timeout=900)  # all four parts, PostgreSQL's recovery included
     assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
     assert diagnosis.parts_down() == []
     again = helpers.wait_for_server(cfg)

@@ -20,8 +20,7 @@ LESSONS = sorted(tk.LESSONS.glob("ts[0-9][0-9]_*.ipynb"))
 
 
 def _deno(*args: str, cwd: Path = tk.LESSONS, settings_too: bool = False) -> subprocess.CompletedProcess:
-    env = tk.with_settings() if settings_too else tk.environment()
-    return subprocess.run([str(tk.DENO), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    return tk.deno(*args, cwd=cwd, env=tk.with_settings() if settings_too else None, timeout=900)
 
 
 def _type_check(cells: list[str], tmp_path: Path) -> subprocess.CompletedProcess:

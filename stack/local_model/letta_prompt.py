@@ -112,17 +112,23 @@ def canonical(name: str, arguments) -> tuple[str, str]:
     return name, json.dumps(parsed_args(arguments), sort_keys=True, ensure_ascii=False)
 
 
+def _this_turn(messages: list[dict]) -> list[dict]:
+    """The messages after the user's last message (an automated one, Letta's system alerts, does not count)."""
+    start = 0
+    for i, message in enumerate(messages):
+        if message.get("role") == "user" and AUTOMATED_USER_PREFIX not in content_text(message.get("content")):
+            start = i + 1
+    return messages[start:]
+
+
 def calls_since_last_user(messages: list[dict]) -> list[tuple[str, str]]:
     """The (name, arguments) of every tool call the assistant made after the last user message."""
-    calls: list[tuple[str, str]] = []
-    for message in messages:
-        if message.get("role") == "user" and AUTOMATED_USER_PREFIX not in content_text(message.get("content")):
-            calls = []
-        elif message.get("role") == "assistant":
-            for call in message.get("tool_calls") or []:
-                fn = call.get("function", {})
-                calls.append(canonical(fn.get("name", ""), fn.get("arguments")))
-    return calls
+    return [
+        canonical(call.get("function", {}).get("name", ""), call.get("function", {}).get("arguments"))
+        for message in _this_turn(messages)
+        if message.get("role") == "assistant"
+        for call in message.get("tool_calls") or []
+    ]
 
 
 def has_history(messages: list[dict]) -> bool:
@@ -136,16 +142,13 @@ def memory_saved_this_turn(messages: list[dict]) -> bool:
     """Whether a memory tool already succeeded since the user's last message (Letta packs a tool's return as JSON
     with "status": "OK" or "Failed": letta/system.py, package_function_response)."""
     memory_calls: set[str] = set()
-    saved = False
-    for message in messages:
-        role = message.get("role")
-        if role == "user" and AUTOMATED_USER_PREFIX not in content_text(message.get("content")):
-            memory_calls, saved = set(), False
-        elif role == "assistant":
+    for message in _this_turn(messages):
+        if message.get("role") == "assistant":
             memory_calls |= {c.get("id", "") for c in message.get("tool_calls") or [] if c.get("function", {}).get("name") in MEMORY_TOOLS}
-        elif role == "tool" and message.get("tool_call_id") in memory_calls:
+        elif message.get("role") == "tool" and message.get("tool_call_id") in memory_calls:
             try:
-                saved = saved or json.loads(content_text(message.get("content"))).get("status") == "OK"
+                if json.loads(content_text(message.get("content"))).get("status") == "OK":
+                    return True
             except (ValueError, AttributeError):
                 pass
-    return saved
+    return False
