@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
-from pathlib import Path
-
-import httpx
 import pytest
 
 from course.stack_config import Config
 from helpers.settings import settings
 from stack import parts
+from tests.servers import second_server
 
 
 def pytest_configure(config):
@@ -43,28 +38,10 @@ def letta(stack_config):
 
 @pytest.fixture(scope="session")
 def secure_server(stack_config):
-    """A second Letta server on the same database, in secure mode with a password: (url, password).
+    """A second Letta server in secure mode with a password: (url, password).
     Started once for the session (about 15 s): the stack tests and the workshop tests both use it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     password = "course-test-password"
     env = parts.letta_env(stack_config)
     env.update({"LETTA_SERVER_SECURE": "true", "LETTA_SERVER_PASSWORD": password})
-    root = Path(__file__).resolve().parent.parent
-    command = parts.letta_command("127.0.0.1", port)
-    proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(180):
-            try:
-                if httpx.get(f"{url}/v1/health/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, "the secure server exited during start-up"
-            time.sleep(1)
+    with second_server(env, "the secure server") as url:
         yield url, password
-    finally:
-        proc.terminate()
-        proc.wait(30)
