@@ -86,3 +86,28 @@ def test_the_exercise_checks_pass_the_reference_solutions_and_catch_wrong_ones(s
     ran = _deno("run", "-A", "--config", str(tk.LESSONS / "deno.json"), script, cwd=tk.facts.ROOT, settings_too=True)
     assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-3000:]
     assert "exercise checks: all as expected" in ran.stdout
+
+
+@pytest.mark.stack
+def test_the_turn_log_records_a_typescript_turn(stack_config, tmp_path, monkeypatch):
+    # What gives the runner's report its turns column for these lessons (notebooks/typescript/turn_log.ts, imported
+    # by progress.ts): a POST to an agent's messages, here one the server answers at once with a 404.
+    log = tmp_path / "turns.jsonl"
+    monkeypatch.setenv("COURSE_TURN_LOG", str(log))
+    missing = "agent-00000000-0000-4000-8000-000000000000"
+    cell = "\n".join(
+        [
+            'import { waiting } from "./progress.ts";',
+            'import Letta from "@letta-ai/letta-client";',
+            'const letta = new Letta({ baseURL: Deno.env.get("LETTA_BASE_URL"), apiKey: Deno.env.get("LETTA_API_KEY") ?? null });',
+            'const turn = () => letta.agents.messages.create(MISSING, { messages: [{ role: "user", content: "hi" }] });'.replace(
+                "MISSING", json.dumps(missing)
+            ),
+            'await waiting("a turn", turn).catch(() => null);',
+            "await new Promise((done) => setTimeout(done, 1000)); // the log's copy of the body is read on its own",
+        ]
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    NotebookClient(nb, timeout=120, kernel_name=tk.NAME, resources={"metadata": {"path": str(tk.LESSONS)}}).execute()
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(line["path"], line["status"]) for line in lines] == [(f"/v1/agents/{missing}/messages", 404)]

@@ -1,3 +1,5 @@
+import "./turn_log.ts"; // under the course runner, each agent turn's seconds and tokens go to its report
+
 // What helpers.progress does for the Python lessons: a line when a slow call starts, and one with its seconds when
 // it ends, so a cell that waits for the model never looks stuck (the course runner counts a slow cell without the
 // second line as silent).
