@@ -19,11 +19,13 @@ No thresholds: this reports, it does not judge.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -34,12 +36,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course import facts  # noqa: E402
+from course import typescript_kernel as tk  # noqa: E402
 from course.stack_config import Config  # noqa: E402
 from helpers import turn_log  # noqa: E402
 from helpers.settings import settings  # noqa: E402
+from runner.execute import NOTEBOOKS, run_lesson, turn_log_of  # noqa: E402
 from runner.execute import lessons as runner_lessons  # noqa: E402
-from runner.execute import run_lesson, turn_log_of  # noqa: E402
 from scripts import agent_eval  # noqa: E402
+from stack import parts, warm_up  # noqa: E402
+from stack.second_server import second_server  # noqa: E402
 
 OUT = facts.OUTPUT
 MODEL = facts.LOCAL_MODEL.name
@@ -53,9 +58,12 @@ def run_stack(*args: str) -> float:
 
 def bench_start() -> dict:
     run_stack("stop")
+    lines_before = len(warm_up.LOG.read_text().splitlines()) if warm_up.LOG.exists() else 0
     cold = run_stack("start")
     warm = run_stack("start")
-    return {"start_from_stopped_s": cold, "start_when_running_s": warm}
+    began = time.monotonic()
+    _wait_for_warm_up(lines_before)
+    return {"start_from_stopped_s": cold, "start_when_running_s": warm, "warm_up_after_start_s": round(time.monotonic() - began + warm, 1)}
 
 
 def _chat(model_url: str, body: dict) -> dict:
@@ -125,6 +133,74 @@ def bench_prompt_cache(model_url: str, letta, cfg) -> dict:
     return result
 
 
+def roll_dice(sides: int) -> int:
+    """Roll one die.
+
+    Args:
+        sides: How many sides the die has.
+
+    Returns:
+        The number rolled.
+    """
+    import random
+
+    return random.randint(1, sides)
+
+
+FIRST_MESSAGE = "Hello! What can you do?"
+# The tool sets the lessons' first agents have: Letta's defaults (memory tools and conversation_search, what the
+# warm-up reads), those with the archival tools (lessons 02, 08), with a custom tool (03, 10), and none.
+TOOL_SETS = {
+    "default": {},
+    "default+archival": {"tools": ["archival_memory_insert", "archival_memory_search"]},
+    "default+custom": {"tools": ["roll_dice"]},
+    "none": {"include_base_tools": False},
+}
+
+
+def _wait_for_warm_up(lines_before: int, timeout: float = 300) -> None:
+    """A learner's first turn right after `make start` waits for the warm-up anyway; measuring after it ends
+    keeps the figures about the turn."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if warm_up.LOG.exists() and len(warm_up.LOG.read_text().splitlines()) > lines_before:
+            return
+        time.sleep(1)
+
+
+def bench_first_turns(letta, cfg) -> dict:
+    """Per tool set, the first turn of two fresh agents made one after the other (a lesson's first and second
+    agent): seconds, model calls, and how much of the prompt the model's cache already held."""
+    tool = letta.tools.upsert_from_function(func=roll_dice)
+    blocks = [{"label": "persona", "value": "I am a helpful assistant."}, {"label": "human", "value": "Nothing known yet."}]
+    result = {}
+    for name, tools in TOOL_SETS.items():
+        result[name] = []
+        for _ in range(2):
+            agent = letta.agents.create(
+                name=f"bench-first-{uuid.uuid4().hex[:6]}", model=cfg.model, embedding=cfg.embedding, memory_blocks=blocks, **tools
+            )
+            try:
+                began = time.monotonic()
+                response = letta.agents.messages.create(agent_id=agent.id, messages=[{"role": "user", "content": FIRST_MESSAGE}])
+                seconds = time.monotonic() - began
+            finally:
+                letta.agents.delete(agent.id)
+            usage = response.usage
+            result[name].append(
+                {
+                    "seconds": round(seconds, 1),
+                    "model_calls": usage.step_count,
+                    "prompt_tokens": usage.prompt_tokens,
+                    "cached_prompt_tokens": usage.cached_input_tokens or 0,
+                    "cache_hit_ratio": round((usage.cached_input_tokens or 0) / usage.prompt_tokens, 2) if usage.prompt_tokens else None,
+                }
+            )
+        print(f"first turn, {name}: {json.dumps(result[name])}", flush=True)
+    letta.tools.delete(tool.id)
+    return result
+
+
 def _percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -133,63 +209,74 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1], 2)
 
 
-CAPACITY_MESSAGE = "Hi, I'm attendee {n}. In one sentence: what can you help me with?"
+# One attendee's lesson, as lesson 02 runs it: an introduction, a fact to keep, and a question on what was kept.
+ATTENDEE_TURNS = (
+    "Hi, I'm {name}. I teach chemistry in {city}.",
+    "Please remember that my workshop project is a lab-booking assistant.",
+    "What do you know about me so far? One sentence.",
+)
+CITIES = ("Porto", "Leeds", "Lyon", "Graz", "Turku", "Cork", "Bari", "Brno")
+WORKSHOP_PASSWORD = "benchmark-room"
 
 
-def _room(letta, agent_ids: list[str]) -> tuple[list[float], list[str], float]:
-    """Every attendee sends one message at the same moment (threads behind a barrier: the SDK's calls block);
-    returns each turn's seconds, the failed turns, and the room's wall time."""
-    import threading
-
-    barrier, seconds, failures = threading.Barrier(len(agent_ids)), [], []
-
-    def attendee(n: int, agent_id: str) -> None:
-        barrier.wait()
+def _attendee(lesson, agent_id: str, name: str, city: str, start: threading.Barrier) -> dict:
+    """One attendee's turns, from the moment the whole room starts, then what their own listing shows. A failed
+    turn is a figure here, not a crash."""
+    seconds, failures = [], []
+    start.wait(timeout=600)
+    for text in ATTENDEE_TURNS:
+        message = {"role": "user", "content": text.format(name=name, city=city)}
         began = time.monotonic()
         try:
-            letta.agents.messages.create(agent_id=agent_id, messages=[{"role": "user", "content": CAPACITY_MESSAGE.format(n=n)}])
+            lesson.letta.agents.messages.create(agent_id=agent_id, messages=[message])
             seconds.append(time.monotonic() - began)
-        except Exception as err:  # a failed turn is a figure here, not a crash
+        except Exception as err:
             failures.append(f"{type(err).__name__}: {str(err)[:200]}")
-
-    began = time.monotonic()
-    threads = [threading.Thread(target=attendee, args=(n, agent_id)) for n, agent_id in enumerate(agent_ids)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return seconds, failures, time.monotonic() - began
+    seen = {a.id for a in lesson.agents()}
+    return {"seconds": seconds, "failures": failures, "saw_others": sorted(seen - {agent_id}), "saw_own": agent_id in seen}
 
 
-def bench_capacity(letta, cfg, sizes: list[int]) -> dict:
-    """A workshop room on this one stack: N attendees, each with a fresh agent. The model serves one agent prompt
-    at a time, so the room's turns queue."""
-    result, run = {}, uuid.uuid4().hex[:6]
-    for size in sizes:
-        agents = [
-            letta.agents.create(
-                name=f"capacity-{run}-{size}-{n}",
-                model=cfg.model,
-                embedding=cfg.embedding,
-                tags=["course-benchmark:capacity"],
-                memory_blocks=[{"label": "human", "value": f"Attendee {n}."}, {"label": "persona", "value": "I am a helpful assistant."}],
-            )
-            for n in range(size)
-        ]
-        try:
-            seconds, failures, wall = _room(letta, [a.id for a in agents])
-        finally:
-            for agent in agents:
-                letta.agents.delete(agent.id)
-        result[str(size)] = {
-            "turn_p50_s": _percentile(seconds, 50),
-            "turn_p95_s": _percentile(seconds, 95),
-            "turn_max_s": round(max(seconds), 1) if seconds else None,
-            "room_wall_s": round(wall, 1),
-            "failed_turns": len(failures),
-            "failures": failures,
-        }
-        print(f"capacity {size}: {json.dumps(result[str(size)])}", flush=True)
+def bench_capacity(cfg, sizes: list[int]) -> dict:
+    """A workshop room: a second Letta server on the stack, with a password, and N attendees (each their own
+    COURSE_ATTENDEE: tag, identity and name prefix, helpers/lesson.py) running a lesson's three turns at the same
+    moment. The local model serves one agent prompt at a time, so the room's turns queue; the figures say how long
+    each attendee waits, and whether anyone's listing showed another attendee's agent."""
+    from helpers import Lesson, Settings
+
+    env = parts.letta_env(Config.load())
+    env.update({"LETTA_SERVER_SECURE": "true", "LETTA_SERVER_PASSWORD": WORKSHOP_PASSWORD})
+    blocks = [{"label": "human", "value": "Nothing known yet."}, {"label": "persona", "value": "I am a friendly tutor."}]
+    result, run = {}, uuid.uuid4().hex[:4]
+    with second_server(env, "the workshop room's Letta server") as url:
+        for size in sizes:
+            room = []
+            for n in range(size):
+                name = f"room{run}-{size}-{n}"
+                mine = Settings(base_url=url, password=WORKSHOP_PASSWORD, model=cfg.model, embedding=cfg.embedding, attendee=name)
+                lesson = Lesson("bench-room", cfg=mine)
+                room.append((lesson, lesson.create_agent("tutor", memory_blocks=blocks).id, name, CITIES[n % len(CITIES)]))
+            start, began = threading.Barrier(size), time.monotonic()
+            try:
+                with concurrent.futures.ThreadPoolExecutor(size) as pool:
+                    attendees = list(pool.map(lambda seat, start=start: _attendee(*seat, start), room))
+            finally:
+                for lesson, *_ in room:
+                    lesson.cleanup()
+            seconds = [t for a in attendees for t in a["seconds"]]
+            failures = [f for a in attendees for f in a["failures"]]
+            result[str(size)] = {
+                "turns_completed": len(seconds),
+                "turns_asked": size * len(ATTENDEE_TURNS),
+                "turn_p50_s": _percentile(seconds, 50),
+                "turn_p95_s": _percentile(seconds, 95),
+                "turn_max_s": round(max(seconds), 1) if seconds else None,
+                "room_wall_s": round(time.monotonic() - began, 1),
+                "failed_turns": len(failures),
+                "failures": failures,
+                "attendees_who_saw_another_attendees_agents": sum(1 for a in attendees if a["saw_others"]),
+                "attendees_who_missed_their_own_agent": sum(1 for a in attendees if not a["saw_own"]),
+            }
+            print(f"capacity {size}: {json.dumps(result[str(size)])}", flush=True)
     return result
 
 
@@ -197,9 +284,11 @@ def bench_lessons(names: list[str] | None) -> dict:
     """Each lesson run by the course runner (papermill), with its agent turns' latency from the turn log."""
     out_dir = OUT / "benchmark"
     lessons, all_turns = {}, []
-    for notebook in runner_lessons(names):
-        result = run_lesson(notebook, out_dir)
-        turns = [t["seconds"] for t in turn_log.read(turn_log_of(out_dir / notebook.name))]
+    # The TypeScript lessons too (on their own kernel), when the whole course is asked for.
+    typescript = [] if names else [(nb, tk.NAME) for nb in sorted(tk.LESSONS.glob("ts[0-9][0-9]_*.ipynb"))]
+    for notebook, kernel in [*((nb, "python3") for nb in runner_lessons(names)), *typescript]:
+        result = run_lesson(notebook, out_dir / notebook.parent.relative_to(NOTEBOOKS), kernel=kernel)
+        turns = [t["seconds"] for t in turn_log.read(turn_log_of(out_dir / notebook.relative_to(NOTEBOOKS)))]
         all_turns += turns
         lessons[notebook.stem] = {
             "passed": result.passed,
@@ -212,6 +301,7 @@ def bench_lessons(names: list[str] | None) -> dict:
         }
     return {
         "lessons": lessons,
+        "lessons_wall_s": round(sum(lesson["wall_s"] for lesson in lessons.values()), 1),
         "all_turns": {"count": len(all_turns), "p50_s": _percentile(all_turns, 50), "p95_s": _percentile(all_turns, 95)},
     }
 
@@ -233,12 +323,13 @@ def main() -> None:
     from helpers import wait_for_server
 
     letta = wait_for_server(cfg)
+    figures["first_turns"] = bench_first_turns(letta, cfg)  # first: the model's cache holds only the warm-up
     if stack_cfg.local_model:
         model_url = stack_cfg.model_url + "/v1"
         figures["model"] = bench_model(model_url)
         figures["prompt_cache"] = bench_prompt_cache(model_url, letta, cfg)
     if args.capacity:
-        figures["capacity"] = bench_capacity(letta, cfg, args.capacity)
+        figures["capacity"] = bench_capacity(cfg, args.capacity)
     if not args.skip_lessons:
         figures.update(bench_lessons(args.lessons))
     if not args.skip_eval:

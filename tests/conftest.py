@@ -7,7 +7,7 @@ import pytest
 from course.stack_config import Config
 from helpers.settings import settings
 from stack import parts
-from tests.servers import second_server
+from stack.second_server import second_server
 
 
 def pytest_configure(config):

@@ -16,7 +16,7 @@ import pytest
 from course import facts
 from runner.execute import NOTEBOOKS, run_lesson
 from stack import parts
-from tests.servers import second_server
+from stack.second_server import second_server
 
 pytestmark = pytest.mark.stack
 
