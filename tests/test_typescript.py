@@ -81,9 +81,10 @@ def test_the_kernel_gets_the_course_settings(tmp_path):
 
 
 @pytest.mark.stack
-def test_the_exercise_checks_pass_the_reference_solutions_and_catch_wrong_ones(stack_config):
-    script = "tests/typescript/exercises.ts"
-    ran = _deno("run", "-A", "--config", str(tk.LESSONS / "deno.json"), script, cwd=tk.facts.ROOT, settings_too=True)
+@pytest.mark.parametrize("script", ["exercises.ts", "exercises_ts02.ts"])
+def test_the_exercise_checks_pass_the_reference_solutions_and_catch_wrong_ones(stack_config, script):
+    path = f"tests/typescript/{script}"
+    ran = _deno("run", "-A", "--config", str(tk.LESSONS / "deno.json"), path, cwd=tk.facts.ROOT, settings_too=True)
     assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-3000:]
     assert "exercise checks: all as expected" in ran.stdout
 
