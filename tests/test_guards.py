@@ -105,11 +105,9 @@ def test_the_persona_question_shows_what_a_replace_adds():
         ("My favourite colour is green.", True),
         ("Hello! I am Ben and I teach maths in Leeds. Thank you!", True),
         ("I\u2019m vegetarian, by the way.", True),
-        ("I work as a data engineer. Could you note that down?", True),  # a polite request is not about the assistant
-        ("I'm now a librarian. Update your memory, please.", True),
         ("Please call yourself Sam from now on.", False),
         ("I'd like you to be funnier.", False),  # about the assistant, though it says "I"
-        ("I'm Ada. Can you help me with chess?", True),  # asking for help is not about the assistant
+        ("I'm Ada. Can you help me with chess?", False),  # both: the question decides
         ("Be more formal with me.", False),  # "me" alone says nothing about the user
         ("What is a memory block?", False),
     ],
@@ -138,25 +136,3 @@ def test_a_greeting_or_a_question_with_nothing_to_keep_is_not_offered_the_memory
     assert guards.nothing_to_remember(message) is nothing
     offered = tc.decide([INSERT, SEARCH], "auto", [], ["persona", "human"], nothing_to_save=guards.nothing_to_remember(message)).tools
     assert [t["function"]["name"] for t in offered] == (["conversation_search"] if nothing else ["memory_insert", "conversation_search"])
-
-
-def test_a_question_about_the_user_points_the_model_at_the_human_block():
-    asked = [SYSTEM, {"role": "user", "content": "What do you know about me?"}]
-    shown = guards.with_recall_hint(asked, ["persona", "human"])
-    assert (
-        shown[-1]["content"] == "What do you know about me?" + guards.RECALL_HINT and asked[-1]["content"] == "What do you know about me?"
-    )
-    for text in ("What's my job?", "Do I have any allergies?"):
-        assert guards.asks_about_user(text)
-    for text in (
-        "What is a memory block?",
-        "Who are you?",
-        "Remember my name?",
-        "My name is Ada.",
-        "I'm Ada. And you?",
-        "My name is Ada, what's yours?",
-    ):
-        assert not guards.asks_about_user(text)
-    assert guards.with_recall_hint(asked, ["persona"]) is asked  # no human block to point at
-    after_a_tool = [*asked, {"role": "tool", "content": "{}"}]
-    assert guards.with_recall_hint(after_a_tool, ["persona", "human"]) is after_a_tool

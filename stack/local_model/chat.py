@@ -31,8 +31,7 @@ class Plan:
     prompt: str
     previous: list[tuple[str, str]]  # the calls made since the user's last message
     memory: dict[str, str]  # each memory block's latest value
-    messages: list[dict]  # as Letta sent them
-    shown: list[dict]  # as the model reads them (guards.with_recall_hint)
+    messages: list[dict]
     copied: set[tuple[str, ...]]  # word runs of the instructions, which an answer must not repeat
     template: ChatML
 
@@ -45,11 +44,9 @@ class Plan:
         nothing_to_save = guards.nothing_to_remember(guards.last_user_text(messages))
         decision = tc.decide(tools, body.get("tool_choice", "auto"), previous, labels, history, saved, nothing_to_save)
         listed = tools if decision.constrained or decision.text_only else None  # text_only: the cached start stays
-        shown = guards.with_recall_hint(messages, labels)
-        prompt = template.render(shown, listed, body.get("x_stable_prefix", True))
+        prompt = template.render(messages, listed, body.get("x_stable_prefix", True))
         memory = lp.memory_values(messages)
-        copied = guards.instructions(messages, tools, memory, template)
-        return cls(decision, prompt, previous, memory, messages, shown, copied, template)
+        return cls(decision, prompt, previous, memory, messages, guards.instructions(messages, tools, memory, template), template)
 
     def is_loop(self, reply: tc.Reply) -> bool:
         return tc.is_repeat(reply, self.previous, self.memory)
@@ -57,7 +54,7 @@ class Plan:
     @property
     def text_prompt(self) -> str:
         """The prompt without the tool instructions, for an answer in text (the grammar forbids a call anyway)."""
-        return self.template.render(self.shown, None)
+        return self.template.render(self.messages, None)
 
 
 class Turn:

@@ -127,8 +127,7 @@ def persona_question(user_text: str, note: str) -> str:
 # does address the assistant ("call yourself Sam", "I'd like you to be funnier") is left to the question.
 _ABOUT_ME = re.compile(r"\b(i'm|i am|im|i've|i have|i like|i love|i enjoy|i hate|i live|i work|i study|i teach|my|mine|call me)\b")
 _TO_YOU = re.compile(r"\b(you|your|yours|yourself|you're|you've|u|ur)\b")
-# Ways of asking that address the assistant without being about it ("Could you note that down?").
-_IDIOMS = re.compile(r"\b(thank you|thanks to you|see you|you know|(can|could|would|will) you( please)?|your (memory|notes|help))\b")
+_IDIOMS = re.compile(r"\b(thank you|thanks to you|see you|you know)\b")
 
 
 def only_about_user(user_text: str) -> bool:
@@ -150,31 +149,6 @@ def nothing_to_remember(user_text: str) -> bool:
     if not text or _ABOUT_ME.search(text) or _KEEP.search(text):
         return False
     return text.endswith("?") or bool(_GREETING.match(text))
-
-
-# Asked "What do you know about me?" or "What's my job?", the small model recites its persona block (it is the
-# first-person text in its memory). A line after such a question, in the prompt only, points it at `human`.
-_ABOUT_WRITER = re.compile(r"\b(me|my|mine|i|i'm|am i|do i)\b")
-_ASKS_ABOUT_YOU = re.compile(r"\b(yours|your name|who are you|about you)\b")
-RECALL_HINT = "\n\n(Answer from what your memory's human block says about me.)"
-
-
-def asks_about_user(user_text: str) -> bool:
-    """A question about its writer that asks nothing to be kept: answered from the `human` block."""
-    text = " ".join(user_text.lower().replace("\u2019", "'").split())
-    one_question = text.endswith("?") and not re.search(r"[.!?]", text[:-1])  # "My name is Ada. And you?" is not one
-    return one_question and not _KEEP.search(text) and not _ASKS_ABOUT_YOU.search(text) and bool(_ABOUT_WRITER.search(text))
-
-
-def with_recall_hint(messages: list[dict], labels: list[str]) -> list[dict]:
-    """The messages as the model should read them: the user's last message gets RECALL_HINT when it asks about
-    the user and the agent has a `human` block. Letta's copy, and the guards' view, are unchanged."""
-    if HUMAN not in labels or not messages or messages[-1].get("role") != "user":
-        return messages
-    last = lp.content_text(messages[-1].get("content"))
-    if lp.AUTOMATED_USER_PREFIX in last or not asks_about_user(last):
-        return messages
-    return [*messages[:-1], {**messages[-1], "content": last + RECALL_HINT}]
 
 
 def note_of(reply: tc.Reply) -> str:
