@@ -1,7 +1,5 @@
 """The model service's second looks at what the small model produced: echo and persona (pure functions)."""
 
-import pytest
-
 from stack.local_model import chat_templates as ct
 from stack.local_model import guards
 from stack.local_model import letta_prompt as lp
@@ -27,14 +25,6 @@ INSERT = {
             "properties": {"label": {"type": "string"}, "new_string": {"type": "string"}},
             "required": ["label", "new_string"],
         },
-    },
-}
-SEARCH = {
-    "type": "function",
-    "function": {
-        "name": "conversation_search",
-        "description": "Search.",
-        "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
     },
 }
 
@@ -96,43 +86,3 @@ def test_the_persona_question_shows_what_a_replace_adds():
     assert guards.note_of(tc.Reply(None, {"name": "memory_replace", "arguments": keep})) == "I live in Porto."
     rewrite = {"label": "persona", "old_string": "I am friendly.", "new_string": "I am formal."}
     assert guards.note_of(tc.Reply(None, {"name": "memory_replace", "arguments": rewrite})) == "I am formal."
-
-
-@pytest.mark.parametrize(
-    "message, only_user",
-    [
-        ("Hi, I'm Ada, I like chess.", True),  # the model, asked, called "I enjoy playing chess." about itself
-        ("My favourite colour is green.", True),
-        ("Hello! I am Ben and I teach maths in Leeds. Thank you!", True),
-        ("I\u2019m vegetarian, by the way.", True),
-        ("Please call yourself Sam from now on.", False),
-        ("I'd like you to be funnier.", False),  # about the assistant, though it says "I"
-        ("I'm Ada. Can you help me with chess?", False),  # both: the question decides
-        ("Be more formal with me.", False),  # "me" alone says nothing about the user
-        ("What is a memory block?", False),
-    ],
-)
-def test_a_message_only_about_the_user_needs_no_persona_question(message, only_user):
-    assert guards.only_about_user(message) is only_user
-
-
-@pytest.mark.parametrize(
-    "message, nothing",
-    [
-        ("Hello! What can you do?", True),
-        ("Hello!", True),
-        ("What is a memory block?", True),
-        ("What do you know about me so far?", True),  # answered from the blocks: nothing new to save
-        ("Is anyone allergic to anything?", True),
-        ("Hi, I'm Ada. What can you do?", False),  # tells something about the writer
-        ("Do you remember that I like tea?", False),
-        ("Ada is allergic to lupin.", False),  # a statement: it may be worth keeping
-        ("Can you note that the meeting moved to Friday?", False),
-        ("From now on, answer in French?", False),
-        ("", False),
-    ],
-)
-def test_a_greeting_or_a_question_with_nothing_to_keep_is_not_offered_the_memory_tools(message, nothing):
-    assert guards.nothing_to_remember(message) is nothing
-    offered = tc.decide([INSERT, SEARCH], "auto", [], ["persona", "human"], nothing_to_save=guards.nothing_to_remember(message)).tools
-    assert [t["function"]["name"] for t in offered] == (["conversation_search"] if nothing else ["memory_insert", "conversation_search"])

@@ -41,8 +41,7 @@ class Plan:
         tools = body.get("tools") or []
         previous = lp.calls_since_last_user(messages)
         labels, history, saved = lp.memory_labels(messages), lp.has_history(messages), lp.memory_saved_this_turn(messages)
-        nothing_to_save = guards.nothing_to_remember(guards.last_user_text(messages))
-        decision = tc.decide(tools, body.get("tool_choice", "auto"), previous, labels, history, saved, nothing_to_save)
+        decision = tc.decide(tools, body.get("tool_choice", "auto"), previous, labels, history, saved)
         listed = tools if decision.constrained or decision.text_only else None  # text_only: the cached start stays
         prompt = template.render(messages, listed, body.get("x_stable_prefix", True))
         memory = lp.memory_values(messages)
@@ -85,15 +84,13 @@ class Turn:
         return tc.reply_for(await self._ask(plan.prompt, tc.grammar_for(narrower), "loop guard: another tool"), narrower)
 
     async def _persona_checked(self, reply: tc.Reply) -> tc.Reply:
-        """A write to `persona` stands only if the user's message is not only about the user, and the model, asked
-        plainly, says the note is about itself."""
+        """A write to `persona` stands only if the model, asked plainly, says the note is about itself."""
         plan = self.plan
         if not guards.persona_write(reply, plan.decision.labels):
             return reply
         # Asked only for `persona`: a sleeptime agent's `memory_persona` holds its own instructions, never facts.
-        user_text = guards.last_user_text(plan.messages)
-        if reply.tool_call["arguments"]["label"] == guards.PERSONA and not guards.only_about_user(user_text):
-            question = guards.persona_question(user_text, guards.note_of(reply))
+        if reply.tool_call["arguments"]["label"] == guards.PERSONA:
+            question = guards.persona_question(guards.last_user_text(plan.messages), guards.note_of(reply))
             verdict = await self._ask(question, guards.PERSONA_GRAMMAR, "persona question", n_predict=2, id_slot=SIDE_SLOT)
             if verdict.strip() != "user":
                 return reply

@@ -121,36 +121,6 @@ def persona_question(user_text: str, note: str) -> str:
     )
 
 
-# A message that says something about its writer ("I'm Ada", "my cat", "I live in Porto") and does not address the
-# assistant at all is about the user, whatever the note says: the model, asked, judged "I enjoy playing chess."
-# (after "Hi, I'm Ada, I like chess.") to be about itself, because the note is in the first person. A message that
-# does address the assistant ("call yourself Sam", "I'd like you to be funnier") is left to the question.
-_ABOUT_ME = re.compile(r"\b(i'm|i am|im|i've|i have|i like|i love|i enjoy|i hate|i live|i work|i study|i teach|my|mine|call me)\b")
-_TO_YOU = re.compile(r"\b(you|your|yours|yourself|you're|you've|u|ur)\b")
-_IDIOMS = re.compile(r"\b(thank you|thanks to you|see you|you know)\b")
-
-
-def only_about_user(user_text: str) -> bool:
-    """The user wrote about themselves and not to the assistant about itself (no question needed)."""
-    text = _IDIOMS.sub(" ", user_text.lower().replace("\u2019", "'"))
-    return bool(_ABOUT_ME.search(text)) and not _TO_YOU.search(text)
-
-
-# A greeting, or a question that tells nothing about the user and asks nothing to be kept ("Hello! What can you
-# do?", "What is a memory block?"), has nothing to save: offered the memory tools anyway, the small model often
-# saves the question, or its own persona, into a block, and the turn takes two more model calls.
-_KEEP = re.compile(r"\b(remember|note|save|store|forget|update|change|keep in mind|call me|from now on)\b")
-_GREETING = re.compile(r"^(hi|hello|hey|good (morning|afternoon|evening))( there)?[\s!.,]*$")
-
-
-def nothing_to_remember(user_text: str) -> bool:
-    """The message is a greeting or a question, says nothing about its writer, and asks nothing to be kept."""
-    text = " ".join(_IDIOMS.sub(" ", user_text.lower().replace("\u2019", "'")).split())
-    if not text or _ABOUT_ME.search(text) or _KEEP.search(text):
-        return False
-    return text.endswith("?") or bool(_GREETING.match(text))
-
-
 def note_of(reply: tc.Reply) -> str:
     """What the write adds: a replace that keeps the old text ("I am friendly." -> "I am friendly. I live in
     Porto.") adds only the rest, and the old persona text would make the question look like one about itself."""

@@ -102,12 +102,11 @@ def decide(
     labels: list[str] | None = None,
     history: bool = True,
     memory_saved: bool = False,
-    nothing_to_save: bool = False,
 ) -> Decision:
     """Honour tool_choice ("none", "auto", "required", or a named function) and the per-turn call budget. In
     "auto": with no history yet, the tools that search it are not offered; once a memory edit succeeded this
     turn, the memory tools are not offered again (small models then save the same fact twice, reworded, so the
-    loop guard's exact match misses it); nor when the user's message has nothing to save (guards.nothing_to_remember)."""
+    loop guard's exact match misses it)."""
     tools, labels = tools or [], labels or []
     if not tools or tool_choice == "none":
         return Decision(allow_text=True)
@@ -123,7 +122,7 @@ def decide(
         return (steer_away(forced, {name for name, _ in previous_calls}) or forced) if spent else forced
     if spent:
         return Decision(allow_text=True, text_only=True)
-    unwanted = (set() if history else NEEDS_HISTORY) | (MEMORY_TOOLS if memory_saved or nothing_to_save else set())
+    unwanted = (set() if history else NEEDS_HISTORY) | (MEMORY_TOOLS if memory_saved else set())
     decision = Decision(allow_text=True, tools=tools, labels=labels)
     return (steer_away(decision, unwanted) or Decision(allow_text=True, text_only=True)) if unwanted else decision
 
