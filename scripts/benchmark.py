@@ -170,15 +170,15 @@ def _wait_for_warm_up(lines_before: int, timeout: float = 300) -> None:
 
 def bench_first_turns(letta, cfg) -> dict:
     """Per tool set, the first turn of two fresh agents made one after the other (a lesson's first and second
-    agent): seconds, model calls, and how much of the prompt the model's cache already held."""
+    agent), with the blocks the warm-up's agent has: seconds, model calls, and how much of the prompt the model's
+    cache already held."""
     tool = letta.tools.upsert_from_function(func=roll_dice)
-    blocks = [{"label": "persona", "value": "I am a helpful assistant."}, {"label": "human", "value": "Nothing known yet."}]
     result = {}
     for name, tools in TOOL_SETS.items():
         result[name] = []
         for _ in range(2):
             agent = letta.agents.create(
-                name=f"bench-first-{uuid.uuid4().hex[:6]}", model=cfg.model, embedding=cfg.embedding, memory_blocks=blocks, **tools
+                name=f"bench-first-{uuid.uuid4().hex[:6]}", model=cfg.model, embedding=cfg.embedding, memory_blocks=warm_up.BLOCKS, **tools
             )
             try:
                 began = time.monotonic()

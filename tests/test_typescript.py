@@ -17,6 +17,7 @@ from course import typescript_kernel as tk
 from helpers.settings import settings
 
 LESSONS = sorted(tk.LESSONS.glob("ts[0-9][0-9]_*.ipynb"))
+EXERCISES = Path(__file__).parent / "typescript"  # each lesson's exercise checks against reference and wrong solutions
 
 
 def _deno(*args: str, cwd: Path = tk.LESSONS, settings_too: bool = False) -> subprocess.CompletedProcess:
@@ -81,10 +82,9 @@ def test_the_kernel_gets_the_course_settings(tmp_path):
 
 
 @pytest.mark.stack
-@pytest.mark.parametrize("script", ["exercises.ts", "exercises_ts02.ts"])
+@pytest.mark.parametrize("script", sorted(EXERCISES.glob("exercises*.ts")), ids=lambda p: p.stem)
 def test_the_exercise_checks_pass_the_reference_solutions_and_catch_wrong_ones(stack_config, script):
-    path = f"tests/typescript/{script}"
-    ran = _deno("run", "-A", "--config", str(tk.LESSONS / "deno.json"), path, cwd=tk.facts.ROOT, settings_too=True)
+    ran = _deno("run", "-A", "--config", str(tk.LESSONS / "deno.json"), str(script), cwd=tk.facts.ROOT, settings_too=True)
     assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-3000:]
     assert "exercise checks: all as expected" in ran.stdout
 
