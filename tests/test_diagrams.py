@@ -20,6 +20,7 @@ from course import facts
 ROOT = facts.ROOT
 PARSER = ROOT / "tests" / "mermaid"
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+TYPESCRIPT_LESSONS = sorted((ROOT / "notebooks" / "typescript").glob("ts[0-9][0-9]_*.ipynb"))  # parsed when they have one
 FENCE = re.compile(r"```mermaid\n(.*?)```", re.S)
 TYPES = {"flowchart": "flowchart-v2", "sequenceDiagram": "sequence"}  # first word -> mermaid's diagram type
 
@@ -52,6 +53,8 @@ def test_the_parser_rejects_a_broken_diagram():
 def test_every_lesson_has_a_diagram_and_each_parses():
     found = {path.stem: diagrams_of(path) for path in LESSONS}
     assert [name for name, diagrams in found.items() if not diagrams] == []
+    found |= {path.stem: diagrams_of(path) for path in TYPESCRIPT_LESSONS}
+    assert any(found[path.stem] for path in TYPESCRIPT_LESSONS)
     flat = [(name, d) for name, diagrams in found.items() for d in diagrams]
     results = parse([d for _, d in flat])
     bad = [(name, d.split("\n")[0], r.get("error", "")[:300]) for (name, d), r in zip(flat, results, strict=True) if not r["ok"]]

@@ -2,6 +2,7 @@
 // on a fixed sample first, then on what the server holds, and prints either a tick or "Not yet:" with what to fix.
 // It returns the same as a value; tests/typescript/exercises.ts runs the checks on the reference solutions.
 import type Letta from "@letta-ai/letta-client";
+import { waiting } from "./progress.ts"; // ts03's checks make agent turns: a line when each starts and ends
 
 export type Messages = Array<{ message_type?: string; content?: unknown }>;
 export type CheckResult = { passed: boolean; problems: string[] };
@@ -216,4 +217,162 @@ export async function checkGuestbookSource(
     if (toolId) await letta.tools.delete(toolId);
   }
   return report("ts02_sign_guestbook signs with the club's name from the secret, through the injected client", problems);
+}
+
+// ts03 ---------------------------------------------------------------------------------------------------------------
+
+export type Chunk = { message_type?: string; id?: string | null; content?: unknown };
+export type Decision = { approve: true } | { approve: false; reason: string };
+
+async function* replayed(chunks: Chunk[]): AsyncGenerator<Chunk> {
+  for (const chunk of chunks) yield chunk;
+}
+
+// A streamed turn as `stream_tokens: true` sends it: pings, then pieces of one answer that share its id, a tool call,
+// then a second answer whose content is an array of text parts, and the closing chunks.
+const STREAM_SAMPLE: Chunk[] = [
+  { message_type: "ping", id: "ping-1" },
+  { message_type: "reasoning_message", id: "message-r" },
+  { message_type: "assistant_message", id: "message-a", content: "Hello, " },
+  { message_type: "assistant_message", id: "message-a", content: "Ada!" },
+  { message_type: "tool_call_message", id: "message-t" },
+  { message_type: "assistant_message", id: "message-b", content: [{ type: "text", text: "See you " }, { type: "text", text: "on Thursday." }] },
+  { message_type: "stop_reason" },
+  { message_type: "usage_statistics" },
+];
+
+/** ts03: `collectAnswer(stream)` puts a streamed answer together: pieces of a message joined, messages by a blank line. */
+export async function checkCollectAnswer(
+  collectAnswer: (stream: AsyncIterable<Chunk>) => Promise<string>,
+  { letta, agentId }: { letta: Letta; agentId: string },
+): Promise<CheckResult> {
+  const problems: string[] = [];
+  const sample = await attempt("collectAnswer", () => collectAnswer(replayed(STREAM_SAMPLE)), problems);
+  if (sample !== undefined && sample !== "Hello, Ada!\n\nSee you on Thursday.") {
+    problems.push(
+      `on a sample stream (an answer in two pieces with one id, a tool call, an answer in two text parts) it returned ` +
+        `${JSON.stringify(sample)}, not "Hello, Ada!\\n\\nSee you on Thursday."`,
+    );
+  }
+  if (problems.length) return report("", problems);
+  const conversation = await letta.conversations.create({ agent_id: agentId, summary: "checking collectAnswer" });
+  try {
+    const stream = await letta.conversations.messages.create(conversation.id, {
+      messages: [{ role: "user", content: "Say hello to Ada in one short sentence." }],
+      stream_tokens: true,
+      include_pings: true,
+    });
+    // Your function reads the stream through this relay; whatever it leaves unread is read here, so the turn has
+    // finished (and is stored) before the check looks at the server's record.
+    const source = stream[Symbol.asyncIterator]();
+    let finished = false;
+    const relay: AsyncIterable<Chunk> = {
+      async *[Symbol.asyncIterator]() {
+        for (let next = await source.next(); !next.done; next = await source.next()) yield next.value;
+        finished = true;
+      },
+    };
+    const got = await attempt("collectAnswer", () => waiting("a turn in a new conversation, read by collectAnswer", () => collectAnswer(relay)), problems);
+    if (!finished) await waiting("the rest of that turn", async () => {
+      while (!(await source.next()).done);
+    });
+    const stored = (await letta.conversations.messages.list(conversation.id, { order: "asc", limit: 50 })).items as Messages;
+    const expected = stored.filter((m) => m.message_type === "assistant_message").map((m) => textParts(m.content)).join("\n\n");
+    if (got !== undefined && got.trim() !== expected.trim()) {
+      problems.push(`on a real turn it returned ${JSON.stringify(got)}; the server stored ${JSON.stringify(expected)}`);
+    }
+  } finally {
+    await letta.delete(`/v1/conversations/${conversation.id}`); // SDK 1.7.8 has no conversations.delete (the lesson shows it)
+  }
+  return report("collectAnswer puts a streamed answer together, piece by piece and message by message", problems);
+}
+
+const STAMP_TOOL = "ts03_stamp_ticket";
+const STAMP_SOURCE = `def ${STAMP_TOOL}(ticket_id: str) -> str:
+    """Stamp a support ticket as handled.
+
+    Args:
+        ticket_id: The ticket's id, for example T-7.
+    """
+    return f"Ticket {ticket_id} stamped."
+`;
+
+/** ts03 stretch: `askInConversation(conversationId, text, decide)` answers every approval request of a turn in a
+ * conversation, with `decide`, until the turn ends; it returns the stop reason of every round. */
+export async function checkAskInConversation(
+  askInConversation: (
+    conversationId: string,
+    text: string,
+    decide: (call: Letta.Agents.ToolCall) => Decision | Promise<Decision>,
+  ) => Promise<string[]>,
+  { letta, model, embedding, tag }: { letta: Letta; model: string; embedding: string; tag: string },
+): Promise<CheckResult> {
+  const problems: string[] = [];
+  const tool = await letta.tools.upsert({ source_code: STAMP_SOURCE, tags: [tag] });
+  // An agent that must call the tool first, and waits for approval every time: after a refusal the server asks
+  // again (its rules start afresh with every request), so a loop that answers once is caught.
+  const agent = await letta.agents.create({
+    name: `ts03-check-${crypto.randomUUID().slice(0, 8)}`,
+    model,
+    embedding,
+    tags: [tag],
+    include_base_tools: false,
+    tool_ids: [tool.id],
+    tool_rules: [
+      { type: "run_first", tool_name: STAMP_TOOL },
+      { type: "requires_approval", tool_name: STAMP_TOOL },
+      { type: "exit_loop", tool_name: STAMP_TOOL },
+    ],
+  });
+  try {
+    const conversation = await letta.conversations.create({ agent_id: agent.id, summary: "checking askInConversation" });
+    const refusal = "Stamp it once the customer has replied.";
+    const asked: Letta.Agents.ToolCall[] = [];
+    const decide = (call: Letta.Agents.ToolCall): Decision => {
+      asked.push(call);
+      return asked.length === 1 ? { approve: false, reason: refusal } : { approve: true };
+    };
+    const stops = await attempt(
+      "askInConversation",
+      () => waiting("askInConversation on a fresh agent (two approval requests)", () => askInConversation(conversation.id, "Stamp ticket T-7 as handled.", decide)),
+      problems,
+    );
+    if (problems.length) return report("", problems);
+    const stored = (await letta.conversations.messages.list(conversation.id, { order: "asc", limit: 50 })).items;
+    const requested = stored.flatMap((m) =>
+      m.message_type === "approval_request_message" && Array.isArray(m.tool_calls) ? m.tool_calls : [],
+    );
+    const answers = stored.flatMap((m) => (m.message_type === "approval_response_message" ? (m.approvals ?? []) : []));
+    const returns = stored.flatMap((m) => (m.message_type === "tool_return_message" ? [m] : []));
+    const last = stored[stored.length - 1];
+    if (!asked.length) problems.push("decide was never called: answer each approval request with what decide says");
+    if (last?.message_type === "approval_request_message") {
+      problems.push("the conversation still waits for an answer: loop until the stop reason is not requires_approval");
+    }
+    const first = answers[0];
+    if (first && !("approve" in first && first.approve === false && first.reason === refusal)) {
+      problems.push(`the first answer the server stored is ${JSON.stringify(first)}: decide refused it, with a reason to pass on`);
+    }
+    const ids = answers.map((a) => a.tool_call_id);
+    if (JSON.stringify(ids) !== JSON.stringify(requested.map((c) => c.tool_call_id))) {
+      problems.push(
+        `the server asked for approval ${requested.length} times and stored answers for ${JSON.stringify(ids)}: ` +
+          "answer each request once, by its tool_call_id",
+      );
+    }
+    if (!problems.length) {
+      const [refused, ran] = returns;
+      if (requested.length !== 2 || refused?.status !== "error" || ran?.status !== "success") {
+        problems.push(`the tool's returns were ${JSON.stringify(returns.map((r) => [r.status, r.tool_return]))}: one refused, then one run`);
+      }
+      const want = [...requested.map(() => "requires_approval"), "tool_rule"];
+      if (JSON.stringify(stops) !== JSON.stringify(want)) {
+        problems.push(`it returned ${JSON.stringify(stops)}; the streams' stop reasons were ${JSON.stringify(want)}`);
+      }
+    }
+  } finally {
+    await letta.agents.delete(agent.id); // its conversation goes with it
+    await letta.tools.delete(tool.id);
+  }
+  return report("askInConversation answers every request, refusals included, until the conversation's turn ends", problems);
 }
