@@ -54,6 +54,30 @@ def test_a_typescript_lesson_type_checks_and_keeps_the_course_shape(path, tmp_pa
     assert checked.returncode == 0, checked.stderr[-3000:]
 
 
+def _fmt_check(files: list[Path], cells: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    """`deno fmt --check` with the lessons' config (120 columns, as ruff has for the Python) on these files and these
+    cells (name -> source, each checked as a file of its own)."""
+    for name, source in cells.items():
+        (tmp_path / f"{name}.ts").write_text(source + "\n")
+    targets = [*map(str, files), *(str(tmp_path / f"{name}.ts") for name in cells)]
+    return _deno("fmt", "--check", "--config", str(tk.LESSONS / "deno.json"), *targets)
+
+
+def test_the_typescript_is_formatted_with_deno_fmt(tmp_path):
+    # A learner reads these cells in JupyterLab, which does not wrap code: deno fmt keeps lines within 120 columns.
+    # To fix: `deno fmt --config notebooks/typescript/deno.json` the .ts files; a cell, pasted into a file of its own.
+    files = sorted([*tk.LESSONS.glob("*.ts"), *EXERCISES.glob("*.ts")])
+    cells = {
+        f"{path.stem}-cell{i}": c.source
+        for path in LESSONS
+        for i, c in enumerate(nbformat.read(path, as_version=4).cells)
+        if c.cell_type == "code"
+    }
+    checked = _fmt_check(files, cells, tmp_path)
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    assert _fmt_check([], {"packed": "const x = {a:1};"}, tmp_path).returncode != 0  # the check can fail
+
+
 def test_a_wrong_type_fails_the_check(tmp_path):
     # What the check above would say about a lesson with a type error: it can fail.
     cells = ['import Letta from "@letta-ai/letta-client";', 'const letta = new Letta({ baseUrl: "http://127.0.0.1:9" });']

@@ -30,7 +30,10 @@ const SAMPLE: Messages = [
   { message_type: "reasoning_message" },
   { message_type: "assistant_message", content: "Hello!" },
   { message_type: "tool_call_message" },
-  { message_type: "assistant_message", content: [{ type: "text", text: "Chess club " }, { type: "text", text: "is on Thursday." }] },
+  {
+    message_type: "assistant_message",
+    content: [{ type: "text", text: "Chess club " }, { type: "text", text: "is on Thursday." }],
+  },
 ];
 
 /** ts01: `answerText(messages)` joins every assistant message's text, in order, with a blank line. */
@@ -42,17 +45,23 @@ export async function checkAnswerText(
   const sample = await attempt("answerText", () => answerText(SAMPLE), problems);
   if (sample !== undefined && sample !== "Hello!\n\nChess club is on Thursday.") {
     problems.push(
-      `on a sample turn (a string answer, a tool call, then an answer in two text parts) it returned ${JSON.stringify(sample)}, ` +
+      `on a sample turn (a string answer, a tool call, then an answer in two text parts) it returned ${
+        JSON.stringify(sample)
+      }, ` +
         `not "Hello!\\n\\nChess club is on Thursday."`,
     );
   }
   if (problems.length) return report("", problems);
   const history = (await letta.agents.messages.list(agentId, { limit: 50, order: "asc" })).items as Messages;
   const turn = history.slice(history.map((m) => m.message_type).lastIndexOf("user_message") + 1);
-  const expected = turn.filter((m) => m.message_type === "assistant_message").map((m) => textParts(m.content)).join("\n\n");
+  const expected = turn.filter((m) => m.message_type === "assistant_message").map((m) => textParts(m.content)).join(
+    "\n\n",
+  );
   const got = await attempt("answerText", () => answerText(turn), problems);
   if (got !== undefined && got !== expected) {
-    problems.push(`on the agent's last turn it returned ${JSON.stringify(got)}; the server stored ${JSON.stringify(expected)}`);
+    problems.push(
+      `on the agent's last turn it returned ${JSON.stringify(got)}; the server stored ${JSON.stringify(expected)}`,
+    );
   }
   return report("answerText joins the answers of a turn, whatever shape their content has", problems);
 }
@@ -70,13 +79,21 @@ export async function checkRememberFact(
   const after = (await letta.agents.blocks.retrieve("human", { agent_id: agentId })).value;
   await letta.agents.blocks.update("human", { agent_id: agentId, value: before }); // as it was, for the next try
   if (problems.length) return report("", problems);
-  if (!after.startsWith(before)) problems.push(`the block no longer starts with what it said before: ${JSON.stringify(after)}`);
+  if (!after.startsWith(before)) {
+    problems.push(`the block no longer starts with what it said before: ${JSON.stringify(after)}`);
+  }
   const lines = after.split("\n");
   for (const fact of ["Plays the Sicilian.", "Rated 1450."]) {
     const count = lines.filter((line) => line.trim() === fact).length;
-    if (count !== 1) problems.push(`"${fact}" should be on a line of its own once; it is there ${count} times: ${JSON.stringify(after)}`);
+    if (count !== 1) {
+      problems.push(
+        `"${fact}" should be on a line of its own once; it is there ${count} times: ${JSON.stringify(after)}`,
+      );
+    }
   }
-  if (!problems.length && after.indexOf("Plays the Sicilian.") > after.indexOf("Rated 1450.")) problems.push("the facts should stay in the order they came");
+  if (!problems.length && after.indexOf("Plays the Sicilian.") > after.indexOf("Rated 1450.")) {
+    problems.push("the facts should stay in the order they came");
+  }
   return report("rememberFact adds each fact on a line of its own and keeps what the block said", problems);
 }
 
@@ -92,7 +109,9 @@ function ruleKeys(rules: unknown): string[] {
   return rules
     .map((rule) => {
       const { type, tool_name, children } = (rule ?? {}) as { type?: string; tool_name?: string; children?: string[] };
-      return `${type ?? "(no type)"} ${tool_name}${Array.isArray(children) ? ` -> ${[...children].sort().join(", ")}` : ""}`;
+      return `${type ?? "(no type)"} ${tool_name}${
+        Array.isArray(children) ? ` -> ${[...children].sort().join(", ")}` : ""
+      }`;
     })
     .sort();
 }
@@ -131,7 +150,9 @@ export async function checkRulesFor(
       problems.push(`rulesFor(${JSON.stringify(sample)}) returned ${JSON.stringify(rules)}, not an array of rules`);
     } else if (wrongType.length) {
       problems.push(
-        `a rule's type is its wire name (run_first, constrain_child_tools, exit_loop); these are not: ${wrongType.join("; ")}`,
+        `a rule's type is its wire name (run_first, constrain_child_tools, exit_loop); these are not: ${
+          wrongType.join("; ")
+        }`,
       );
     } else {
       const difference = ruleDifference(keys, pipelineKeys(sample));
@@ -165,12 +186,20 @@ export async function checkGuestbookSource(
   const problems: string[] = [];
   const source = await attempt("guestbookSource", () => guestbookSource(), problems);
   if (problems.length) return report("", problems);
-  if (typeof source !== "string") return report("", [`guestbookSource returned ${typeof source}, not the tool's source as a string`]);
+  if (typeof source !== "string") {
+    return report("", [`guestbookSource returned ${typeof source}, not the tool's source as a string`]);
+  }
   const defined = /^def\s+(\w+)\s*\(/m.exec(source)?.[1];
   if (defined !== GUESTBOOK_TOOL) {
-    problems.push(`the source should define \`def ${GUESTBOOK_TOOL}(name: str) -> str\` at its top level; it defines ${defined ?? "no function"}`);
+    problems.push(
+      `the source should define \`def ${GUESTBOOK_TOOL}(name: str) -> str\` at its top level; it defines ${
+        defined ?? "no function"
+      }`,
+    );
   }
-  if (/\bLetta\s*\(/.test(source)) problems.push("the tool builds its own Letta(...): use the `client` the server injects");
+  if (/\bLetta\s*\(/.test(source)) {
+    problems.push("the tool builds its own Letta(...): use the `client` the server injects");
+  }
   if (problems.length) return report("", problems);
 
   const club = "Hilltop Chess"; // not the example's club: the name must come from the secret
@@ -205,7 +234,9 @@ export async function checkGuestbookSource(
       const want = [first, `${club}: Ada`, `${club}: Grace`];
       if (JSON.stringify(lines) !== JSON.stringify(want)) {
         problems.push(
-          `after signing for Ada and then Grace the block's lines are ${JSON.stringify(lines)}, not ${JSON.stringify(want)} ` +
+          `after signing for Ada and then Grace the block's lines are ${JSON.stringify(lines)}, not ${
+            JSON.stringify(want)
+          } ` +
             `(this agent's CLUB_NAME secret is "${club}")`,
         );
       }
@@ -216,7 +247,10 @@ export async function checkGuestbookSource(
     if (agentId) await letta.agents.delete(agentId);
     if (toolId) await letta.tools.delete(toolId);
   }
-  return report("ts02_sign_guestbook signs with the club's name from the secret, through the injected client", problems);
+  return report(
+    "ts02_sign_guestbook signs with the club's name from the secret, through the injected client",
+    problems,
+  );
 }
 
 // ts03 ---------------------------------------------------------------------------------------------------------------
@@ -236,7 +270,11 @@ const STREAM_SAMPLE: Chunk[] = [
   { message_type: "assistant_message", id: "message-a", content: "Hello, " },
   { message_type: "assistant_message", id: "message-a", content: "Ada!" },
   { message_type: "tool_call_message", id: "message-t" },
-  { message_type: "assistant_message", id: "message-b", content: [{ type: "text", text: "See you " }, { type: "text", text: "on Thursday." }] },
+  {
+    message_type: "assistant_message",
+    id: "message-b",
+    content: [{ type: "text", text: "See you " }, { type: "text", text: "on Thursday." }],
+  },
   { message_type: "stop_reason" },
   { message_type: "usage_statistics" },
 ];
@@ -272,12 +310,21 @@ export async function checkCollectAnswer(
         finished = true;
       },
     };
-    const got = await attempt("collectAnswer", () => waiting("a turn in a new conversation, read by collectAnswer", () => collectAnswer(relay)), problems);
-    if (!finished) await waiting("the rest of that turn", async () => {
-      while (!(await source.next()).done);
-    });
-    const stored = (await letta.conversations.messages.list(conversation.id, { order: "asc", limit: 50 })).items as Messages;
-    const expected = stored.filter((m) => m.message_type === "assistant_message").map((m) => textParts(m.content)).join("\n\n");
+    const got = await attempt(
+      "collectAnswer",
+      () => waiting("a turn in a new conversation, read by collectAnswer", () => collectAnswer(relay)),
+      problems,
+    );
+    if (!finished) {
+      await waiting("the rest of that turn", async () => {
+        while (!(await source.next()).done);
+      });
+    }
+    const stored = (await letta.conversations.messages.list(conversation.id, { order: "asc", limit: 50 }))
+      .items as Messages;
+    const expected = stored.filter((m) => m.message_type === "assistant_message").map((m) => textParts(m.content)).join(
+      "\n\n",
+    );
     if (got !== undefined && got.trim() !== expected.trim()) {
       problems.push(`on a real turn it returned ${JSON.stringify(got)}; the server stored ${JSON.stringify(expected)}`);
     }
@@ -325,7 +372,10 @@ export async function checkAskInConversation(
     ],
   });
   try {
-    const conversation = await letta.conversations.create({ agent_id: agent.id, summary: "checking askInConversation" });
+    const conversation = await letta.conversations.create({
+      agent_id: agent.id,
+      summary: "checking askInConversation",
+    });
     const refusal = "Stamp it once the customer has replied.";
     const asked: Letta.Agents.ToolCall[] = [];
     const decide = (call: Letta.Agents.ToolCall): Decision => {
@@ -334,13 +384,17 @@ export async function checkAskInConversation(
     };
     const stops = await attempt(
       "askInConversation",
-      () => waiting("askInConversation on a fresh agent (two approval requests)", () => askInConversation(conversation.id, "Stamp ticket T-7 as handled.", decide)),
+      () =>
+        waiting(
+          "askInConversation on a fresh agent (two approval requests)",
+          () => askInConversation(conversation.id, "Stamp ticket T-7 as handled.", decide),
+        ),
       problems,
     );
     if (problems.length) return report("", problems);
     const stored = (await letta.conversations.messages.list(conversation.id, { order: "asc", limit: 50 })).items;
     const requested = stored.flatMap((m) =>
-      m.message_type === "approval_request_message" && Array.isArray(m.tool_calls) ? m.tool_calls : [],
+      m.message_type === "approval_request_message" && Array.isArray(m.tool_calls) ? m.tool_calls : []
     );
     const answers = stored.flatMap((m) => (m.message_type === "approval_response_message" ? (m.approvals ?? []) : []));
     const returns = stored.flatMap((m) => (m.message_type === "tool_return_message" ? [m] : []));
@@ -351,7 +405,9 @@ export async function checkAskInConversation(
     }
     const first = answers[0];
     if (first && !("approve" in first && first.approve === false && first.reason === refusal)) {
-      problems.push(`the first answer the server stored is ${JSON.stringify(first)}: decide refused it, with a reason to pass on`);
+      problems.push(
+        `the first answer the server stored is ${JSON.stringify(first)}: decide refused it, with a reason to pass on`,
+      );
     }
     const ids = answers.map((a) => a.tool_call_id);
     if (JSON.stringify(ids) !== JSON.stringify(requested.map((c) => c.tool_call_id))) {
@@ -363,7 +419,11 @@ export async function checkAskInConversation(
     if (!problems.length) {
       const [refused, ran] = returns;
       if (requested.length !== 2 || refused?.status !== "error" || ran?.status !== "success") {
-        problems.push(`the tool's returns were ${JSON.stringify(returns.map((r) => [r.status, r.tool_return]))}: one refused, then one run`);
+        problems.push(
+          `the tool's returns were ${
+            JSON.stringify(returns.map((r) => [r.status, r.tool_return]))
+          }: one refused, then one run`,
+        );
       }
       const want = [...requested.map(() => "requires_approval"), "tool_rule"];
       if (JSON.stringify(stops) !== JSON.stringify(want)) {
@@ -374,5 +434,8 @@ export async function checkAskInConversation(
     await letta.agents.delete(agent.id); // its conversation goes with it
     await letta.tools.delete(tool.id);
   }
-  return report("askInConversation answers every request, refusals included, until the conversation's turn ends", problems);
+  return report(
+    "askInConversation answers every request, refusals included, until the conversation's turn ends",
+    problems,
+  );
 }

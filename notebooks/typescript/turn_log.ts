@@ -27,7 +27,13 @@ function usageOf(body: string, contentType: string): Usage {
   return usage;
 }
 
-async function record(log: string, path: string, response: Response, body: ReadableStream<Uint8Array>, started: number) {
+async function record(
+  log: string,
+  path: string,
+  response: Response,
+  body: ReadableStream<Uint8Array>,
+  started: number,
+) {
   const text = await new Response(body).text();
   const usage = usageOf(text, response.headers.get("content-type") ?? "");
   const line = {
@@ -52,7 +58,11 @@ if (log && !(globalThis.fetch as { courseTurnLog?: boolean }).courseTurnLog) {
     if (request.method !== "POST" || !TURN_PATH.test(path) || !response.body) return response;
     const [mine, theirs] = response.body.tee(); // the lesson reads one copy at its pace; the log reads the other
     record(log, path, response, mine, started).catch((err) => console.error("turn log:", err));
-    return new Response(theirs, { status: response.status, statusText: response.statusText, headers: response.headers });
+    return new Response(theirs, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
   };
   globalThis.fetch = Object.assign(logged, { courseTurnLog: true });
 }

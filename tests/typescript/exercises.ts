@@ -4,7 +4,11 @@ import Letta from "@letta-ai/letta-client";
 import assert from "node:assert/strict";
 import { checkAnswerText, checkRememberFact, type Messages } from "../../notebooks/typescript/checks.ts";
 
-const letta = new Letta({ baseURL: Deno.env.get("LETTA_BASE_URL"), apiKey: Deno.env.get("LETTA_API_KEY") ?? null, timeout: 600_000 });
+const letta = new Letta({
+  baseURL: Deno.env.get("LETTA_BASE_URL"),
+  apiKey: Deno.env.get("LETTA_API_KEY") ?? null,
+  timeout: 600_000,
+});
 
 function textOf(content: unknown): string {
   if (typeof content === "string") return content;
@@ -30,17 +34,25 @@ const agent = await letta.agents.create({
 });
 const on = { letta, agentId: agent.id };
 try {
-  await letta.agents.messages.create(agent.id, { messages: [{ role: "user", content: "Hi! Say hello in one sentence." }] });
+  await letta.agents.messages.create(agent.id, {
+    messages: [{ role: "user", content: "Hi! Say hello in one sentence." }],
+  });
   assert.ok((await checkAnswerText(answerText, on)).passed, "the reference answerText passes");
-  const stringsOnly = (ms: Messages) => ms.filter((m) => typeof m.content === "string").map((m) => m.content).join("\n\n");
+  const stringsOnly = (ms: Messages) =>
+    ms.filter((m) => typeof m.content === "string").map((m) => m.content).join("\n\n");
   assert.ok(!(await checkAnswerText(stringsOnly, on)).passed, "one that drops array contents is caught");
   assert.ok((await checkRememberFact(rememberFact, on)).passed, "the reference rememberFact passes");
-  const overwrite = async (id: string, fact: string) => void (await letta.agents.blocks.update("human", { agent_id: id, value: fact }));
+  const overwrite = async (id: string, fact: string) =>
+    void (await letta.agents.blocks.update("human", { agent_id: id, value: fact }));
   assert.ok(!(await checkRememberFact(overwrite, on)).passed, "one that overwrites the block is caught");
   const stub = () => {
     throw new Error("not written yet");
   };
-  assert.deepEqual((await checkAnswerText(stub, on)).problems, ["answerText threw Error: not written yet"], "a stub is not yet, not a crash");
+  assert.deepEqual(
+    (await checkAnswerText(stub, on)).problems,
+    ["answerText threw Error: not written yet"],
+    "a stub is not yet, not a crash",
+  );
   console.log("exercise checks: all as expected");
 } finally {
   await letta.agents.delete(agent.id);

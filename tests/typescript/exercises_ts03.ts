@@ -2,9 +2,18 @@
 // (tests/test_typescript.py runs every tests/typescript/exercises*.ts with the course's settings in the environment).
 import Letta from "@letta-ai/letta-client";
 import assert from "node:assert/strict";
-import { type Chunk, checkAskInConversation, checkCollectAnswer, type Decision } from "../../notebooks/typescript/checks.ts";
+import {
+  checkAskInConversation,
+  checkCollectAnswer,
+  type Chunk,
+  type Decision,
+} from "../../notebooks/typescript/checks.ts";
 
-const letta = new Letta({ baseURL: Deno.env.get("LETTA_BASE_URL"), apiKey: Deno.env.get("LETTA_API_KEY") ?? null, timeout: 600_000 });
+const letta = new Letta({
+  baseURL: Deno.env.get("LETTA_BASE_URL"),
+  apiKey: Deno.env.get("LETTA_API_KEY") ?? null,
+  timeout: 600_000,
+});
 const MODEL = Deno.env.get("LETTA_MODEL")!;
 const EMBEDDING = Deno.env.get("LETTA_EMBEDDING")!;
 const TAG = "course-test:ts03-exercises";
@@ -26,7 +35,11 @@ async function collectAnswer(stream: AsyncIterable<Chunk>): Promise<string> {
 }
 
 // ts03, stretch exercise (made by `asker`, so that a loop that stops too soon is one line below)
-type Ask = (conversationId: string, text: string, decide: (call: Letta.Agents.ToolCall) => Decision | Promise<Decision>) => Promise<string[]>;
+type Ask = (
+  conversationId: string,
+  text: string,
+  decide: (call: Letta.Agents.ToolCall) => Decision | Promise<Decision>,
+) => Promise<string[]>;
 function asker(rounds: number): Ask {
   return async (conversationId, text, decide) => {
     const stops: string[] = [];
@@ -34,12 +47,16 @@ function asker(rounds: number): Ask {
     for (let round = 0; round < rounds; round++) {
       const calls: Letta.Agents.ToolCall[] = [];
       for await (const chunk of await letta.conversations.messages.create(conversationId, { messages })) {
-        if (chunk.message_type === "approval_request_message" && Array.isArray(chunk.tool_calls)) calls.push(...chunk.tool_calls);
+        if (chunk.message_type === "approval_request_message" && Array.isArray(chunk.tool_calls)) {
+          calls.push(...chunk.tool_calls);
+        }
         if (chunk.message_type === "stop_reason") stops.push(chunk.stop_reason);
       }
       if (stops[stops.length - 1] !== "requires_approval") break;
       const approvals = [];
-      for (const call of calls) approvals.push({ type: "approval" as const, tool_call_id: call.tool_call_id, ...(await decide(call)) });
+      for (const call of calls) {
+        approvals.push({ type: "approval" as const, tool_call_id: call.tool_call_id, ...(await decide(call)) });
+      }
       messages = [{ type: "approval", approvals }];
     }
     return stops;
@@ -70,28 +87,46 @@ try {
   assert.ok(!(await checkCollectAnswer(everyChunk, on)).passed, "one that separates a message's pieces is caught");
   const stringsOnly = async (stream: AsyncIterable<Chunk>) => {
     let text = "";
-    for await (const chunk of stream) if (chunk.message_type === "assistant_message" && typeof chunk.content === "string") text += chunk.content;
+    for await (const chunk of stream) {
+      if (chunk.message_type === "assistant_message" && typeof chunk.content === "string") text += chunk.content;
+    }
     return text;
   };
   assert.ok(!(await checkCollectAnswer(stringsOnly, on)).passed, "one that drops array contents is caught");
-  assert.deepEqual((await checkCollectAnswer(stub, on)).problems, ["collectAnswer threw Error: not written yet"], "a stub is not yet");
+  assert.deepEqual(
+    (await checkCollectAnswer(stub, on)).problems,
+    ["collectAnswer threw Error: not written yet"],
+    "a stub is not yet",
+  );
 
   assert.ok((await checkAskInConversation(askInConversation, fresh)).passed, "the reference askInConversation passes");
   const sendOnly = async (conversationId: string, text: string) => {
     const stops: string[] = [];
-    for await (const chunk of await letta.conversations.messages.create(conversationId, { messages: [{ role: "user", content: text }] })) {
+    for await (
+      const chunk of await letta.conversations.messages.create(conversationId, {
+        messages: [{ role: "user", content: text }],
+      })
+    ) {
       if (chunk.message_type === "stop_reason") stops.push(chunk.stop_reason);
     }
     return stops;
   };
   assert.ok(!(await checkAskInConversation(sendOnly, fresh)).passed, "one that never answers is caught");
-  const approveAll = (conversationId: string, text: string) => askInConversation(conversationId, text, () => ({ approve: true }));
+  const approveAll = (conversationId: string, text: string) =>
+    askInConversation(conversationId, text, () => ({ approve: true }));
   assert.ok(!(await checkAskInConversation(approveAll, fresh)).passed, "one that ignores decide is caught");
   const answerOnce = asker(2); // answers the first request, reads the next stream, and stops there
-  assert.ok(!(await checkAskInConversation(answerOnce, fresh)).passed, "one that answers only the first request is caught");
-  assert.deepEqual((await checkAskInConversation(stub, fresh)).problems, ["askInConversation threw Error: not written yet"], "a stub is not yet");
+  assert.ok(
+    !(await checkAskInConversation(answerOnce, fresh)).passed,
+    "one that answers only the first request is caught",
+  );
+  assert.deepEqual((await checkAskInConversation(stub, fresh)).problems, [
+    "askInConversation threw Error: not written yet",
+  ], "a stub is not yet");
   console.log("exercise checks: all as expected");
 } finally {
   await letta.agents.delete(agent.id);
-  for (const leftover of (await letta.agents.list({ tags: [TAG], limit: 100 })).items) await letta.agents.delete(leftover.id);
+  for (const leftover of (await letta.agents.list({ tags: [TAG], limit: 100 })).items) {
+    await letta.agents.delete(leftover.id);
+  }
 }
