@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import nbformat
@@ -55,3 +56,9 @@ def test_every_removal_the_lessons_skip_is_after_the_pinned_sdk():
         for cell in nbformat.read(notebook, 4).cells:
             used |= set(re.findall(r'sdk\.offers\("([^"]+)"\)', cell.source))
     assert used and used <= set(sdk.REMOVED), used - set(sdk.REMOVED)
+
+
+def test_the_readme_names_the_typescript_sdk_the_lessons_pin():
+    imports = json.loads((ROOT / "notebooks" / "typescript" / "deno.json").read_text())["imports"]
+    pinned = imports["@letta-ai/letta-client"].removeprefix("npm:")  # @letta-ai/letta-client@1.7.8
+    assert f"`{pinned}`" in _table(), f"README's version table should say {pinned} (notebooks/typescript/deno.json)"

@@ -80,8 +80,10 @@ class Engine:
         params.port = _free_port()  # xllamacpp always opens its HTTP port; the service never calls it
         params.verbosity = 1
         params.warmup = False
-        # The host-memory prompt cache keeps the KV of earlier prompts, so switching between agents
-        # (or lessons) does not throw away what was already processed.
+        # The host-memory prompt cache keeps the KV of earlier prompts. llama.cpp consults it only when a
+        # request would keep less than half of what its slot holds (get_available_slot: f_keep < 0.5): switching
+        # to an unrelated prompt parks the old one and may restore a better one; two agents that share the
+        # instructions and tools just share that start, and the rest of the prompt is read again.
         params.cache_ram_mib = 4096
         self.llama = xllamacpp.Server(params)
 
