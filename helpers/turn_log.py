@@ -54,3 +54,20 @@ def read(path: str | Path) -> list[dict]:
     """The turns recorded in a log file (none if it does not exist)."""
     path = Path(path)
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def by_kind(turns: list[dict]) -> dict[str, dict]:
+    """The turns (in the order they ran) in three kinds, with their count and seconds: `first`, an agent's (or a
+    conversation's) first turn, whose memory, extra tools and history no earlier prompt held; `again`, the same
+    one as the turn before, whose prompt the model's slot still holds; `back`, one seen before but after another's
+    turn, whose prompt the slot no longer holds past the shared instructions. Where a course's seconds go."""
+    kinds = {kind: {"turns": 0, "seconds": 0.0} for kind in ("first", "again", "back")}
+    seen, last = set(), None
+    for turn in turns:
+        owner = turn["path"].split("/")[3]  # /v1/agents/<id>/messages or /v1/conversations/<id>/messages
+        kind = "again" if owner == last else "back" if owner in seen else "first"
+        kinds[kind]["turns"] += 1
+        kinds[kind]["seconds"] = round(kinds[kind]["seconds"] + turn["seconds"], 1)
+        seen.add(owner)
+        last = owner
+    return kinds

@@ -284,12 +284,14 @@ def bench_capacity(cfg, sizes: list[int]) -> dict:
 def bench_lessons(names: list[str] | None) -> dict:
     """Each lesson run by the course runner (papermill), with its agent turns' latency from the turn log."""
     out_dir = OUT / "benchmark"
-    lessons, all_turns = {}, []
+    lessons, all_turns, every_turn = {}, [], []
     # The TypeScript lessons too (on their own kernel), when the whole course is asked for.
     typescript = [] if names else [(nb, tk.NAME) for nb in sorted(tk.LESSONS.glob("ts[0-9][0-9]_*.ipynb"))]
     for notebook, kernel in [*((nb, "python3") for nb in runner_lessons(names)), *typescript]:
         result = run_lesson(notebook, out_dir / notebook.parent.relative_to(NOTEBOOKS), kernel=kernel)
-        turns = [t["seconds"] for t in turn_log.read(turn_log_of(out_dir / notebook.relative_to(NOTEBOOKS)))]
+        logged = turn_log.read(turn_log_of(out_dir / notebook.relative_to(NOTEBOOKS)))
+        every_turn += logged
+        turns = [t["seconds"] for t in logged]
         all_turns += turns
         lessons[notebook.stem] = {
             "passed": result.passed,
@@ -304,6 +306,7 @@ def bench_lessons(names: list[str] | None) -> dict:
         "lessons": lessons,
         "lessons_wall_s": round(sum(lesson["wall_s"] for lesson in lessons.values()), 1),
         "all_turns": {"count": len(all_turns), "p50_s": _percentile(all_turns, 50), "p95_s": _percentile(all_turns, 95)},
+        "turns_by_kind": turn_log.by_kind(every_turn),  # a fresh agent's first turn, the same agent again, or back
     }
 
 

@@ -148,3 +148,15 @@ def test_a_step_the_model_chose_not_to_take_is_explained_counted_and_stops_only_
     assert "run this cell again" in stopped.error["evalue"]
     report = json.loads(paths["json"].read_text())
     assert report["summary"]["model_differed"] == {"01_soft": ["call archival_memory_search"], "02_needed": ["ask for approval"]}
+
+
+def test_turns_are_sorted_into_first_again_and_back():
+    def turn(owner, seconds, kind="agents"):
+        return {"path": f"/v1/{kind}/{owner}/messages", "seconds": seconds}
+
+    turns = [turn("a", 10), turn("a", 2), turn("b", 8), turn("a", 5), turn("c", 1, "conversations"), turn("c", 1.5)]
+    assert turn_log.by_kind(turns) == {
+        "first": {"turns": 3, "seconds": 19.0},  # a, b, and the conversation c
+        "again": {"turns": 2, "seconds": 3.5},  # a right after a; c right after c
+        "back": {"turns": 1, "seconds": 5.0},  # a after b
+    }
