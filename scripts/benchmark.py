@@ -284,7 +284,7 @@ def bench_capacity(cfg, sizes: list[int]) -> dict:
 def bench_lessons(names: list[str] | None) -> dict:
     """Each lesson run by the course runner (papermill), with its agent turns' latency from the turn log."""
     out_dir = OUT / "benchmark"
-    lessons, all_turns, every_turn = {}, [], []
+    lessons, every_turn = {}, []
     # The TypeScript lessons too (on their own kernel), when the whole course is asked for.
     typescript = [] if names else [(nb, tk.NAME) for nb in sorted(tk.LESSONS.glob("ts[0-9][0-9]_*.ipynb"))]
     for notebook, kernel in [*((nb, "python3") for nb in runner_lessons(names)), *typescript]:
@@ -292,7 +292,6 @@ def bench_lessons(names: list[str] | None) -> dict:
         logged = turn_log.read(turn_log_of(out_dir / notebook.relative_to(NOTEBOOKS)))
         every_turn += logged
         turns = [t["seconds"] for t in logged]
-        all_turns += turns
         lessons[notebook.stem] = {
             "passed": result.passed,
             "wall_s": result.wall_s,
@@ -302,6 +301,7 @@ def bench_lessons(names: list[str] | None) -> dict:
             "turn_p50_s": _percentile(turns, 50),
             "turn_p95_s": _percentile(turns, 95),
         }
+    all_turns = [t["seconds"] for t in every_turn]
     return {
         "lessons": lessons,
         "lessons_wall_s": round(sum(lesson["wall_s"] for lesson in lessons.values()), 1),

@@ -1,19 +1,8 @@
 // The TypeScript lessons' exercise checks against reference solutions, and against wrong ones, on the real server
 // (tests/test_typescript.py runs this with the course's settings in the environment).
-import Letta from "@letta-ai/letta-client";
 import assert from "node:assert/strict";
+import { EMBEDDING, letta, MODEL, textOf } from "./server.ts";
 import { checkAnswerText, checkRememberFact, type Messages } from "../../notebooks/typescript/checks.ts";
-
-const letta = new Letta({
-  baseURL: Deno.env.get("LETTA_BASE_URL"),
-  apiKey: Deno.env.get("LETTA_API_KEY") ?? null,
-  timeout: 600_000,
-});
-
-function textOf(content: unknown): string {
-  if (typeof content === "string") return content;
-  return Array.isArray(content) ? content.map((part) => (part as { text?: string }).text ?? "").join("") : "";
-}
 
 // ts01, exercise
 function answerText(messages: Messages): string {
@@ -28,8 +17,8 @@ async function rememberFact(agentId: string, fact: string): Promise<void> {
 
 const agent = await letta.agents.create({
   name: `t-ts-exercises-${crypto.randomUUID().slice(0, 8)}`,
-  model: Deno.env.get("LETTA_MODEL")!,
-  embedding: Deno.env.get("LETTA_EMBEDDING")!,
+  model: MODEL,
+  embedding: EMBEDDING,
   memory_blocks: [{ label: "human", value: "The learner is Ola." }],
 });
 const on = { letta, agentId: agent.id };

@@ -1,17 +1,10 @@
 // ts02's exercise checks against reference solutions, and against wrong ones, on the real server
 // (tests/test_typescript.py runs this with the course's settings in the environment, as it
 // runs exercises.ts for ts01).
-import Letta from "@letta-ai/letta-client";
 import assert from "node:assert/strict";
+import { EMBEDDING, letta, MODEL } from "./server.ts";
 import { checkGuestbookSource, checkRulesFor, type ToolRules } from "../../notebooks/typescript/checks.ts";
 
-const letta = new Letta({
-  baseURL: Deno.env.get("LETTA_BASE_URL"),
-  apiKey: Deno.env.get("LETTA_API_KEY") ?? null,
-  timeout: 600_000,
-});
-const MODEL = Deno.env.get("LETTA_MODEL")!;
-const EMBEDDING = Deno.env.get("LETTA_EMBEDDING")!;
 const TAG = "course-test:ts02-exercises";
 
 // ts02, exercise

@@ -1,7 +1,8 @@
 // ts03's exercise checks against reference solutions, and against wrong ones, on the real server
 // (tests/test_typescript.py runs every tests/typescript/exercises*.ts with the course's settings in the environment).
-import Letta from "@letta-ai/letta-client";
+import type Letta from "@letta-ai/letta-client";
 import assert from "node:assert/strict";
+import { EMBEDDING, letta, MODEL, textOf } from "./server.ts";
 import {
   checkAskInConversation,
   checkCollectAnswer,
@@ -9,19 +10,7 @@ import {
   type Decision,
 } from "../../notebooks/typescript/checks.ts";
 
-const letta = new Letta({
-  baseURL: Deno.env.get("LETTA_BASE_URL"),
-  apiKey: Deno.env.get("LETTA_API_KEY") ?? null,
-  timeout: 600_000,
-});
-const MODEL = Deno.env.get("LETTA_MODEL")!;
-const EMBEDDING = Deno.env.get("LETTA_EMBEDDING")!;
 const TAG = "course-test:ts03-exercises";
-
-function textOf(content: unknown): string {
-  if (typeof content === "string") return content;
-  return Array.isArray(content) ? content.map((part) => (part as { text?: string }).text ?? "").join("") : "";
-}
 
 // ts03, exercise
 async function collectAnswer(stream: AsyncIterable<Chunk>): Promise<string> {
