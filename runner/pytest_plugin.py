@@ -6,8 +6,8 @@ gives the kernel the runner's environment (turn log, headless widgets), keeps th
 output/course-run/<model>/ and writes the runner's report (output/course-run/report.{json,md,html}) after every
 lesson, passed or failed. So each lesson is executed once, by nbmake, and the report comes from that run.
 A failure prints the first failing cell and its error; a cell over the timeout fails with what to check.
-The TypeScript lessons (notebooks/typescript/) run the same way, on their own kernel. Notebooks outside the
-lessons' folder (the runner's own test fixtures in tests/notebooks/) are not collected.
+The TypeScript lessons (notebooks/typescript/) run the same way, on their own kernel, and so do the lessons'
+deep dives (notebooks/deep_dives/, notebooks/typescript/deep_dives/). Notebooks outside the lessons' folders (the runner's own test fixtures in tests/notebooks/) are not collected.
 Tests marked `after_lessons` (the course site's, built from the executed copies) run after the last lesson.
 """
 
@@ -28,8 +28,14 @@ from runner import report
 from runner.execute import _ANSI, NOTEBOOKS, LessonResult, lesson_environment, model_dir, result_of
 
 TYPESCRIPT = "typescript"  # the TypeScript lessons' folder, inside the lessons' (Deno's kernel: course/typescript_kernel.py)
+DEEP_DIVES = "deep_dives"  # the lessons' companions: depth not needed on first reading, checked like a lesson
 
 _results: list[LessonResult] = []
+
+
+def lesson_folders(lessons: Path) -> list[Path]:
+    """The folders whose notebooks run as lessons: the Python lessons, the TypeScript track, and each one's deep dives."""
+    return [lessons, lessons / DEEP_DIVES, lessons / TYPESCRIPT, lessons / TYPESCRIPT / DEEP_DIVES]
 
 
 def _meta() -> dict:
@@ -104,7 +110,7 @@ def pytest_collect_file(parent, file_path: Path):
         return collected
     kept = [c for c in collected if not isinstance(c, NotebookFile)]
     lessons = parent.config.option.lessons.resolve()
-    if any(isinstance(c, NotebookFile) for c in collected) and file_path.parent in (lessons, lessons / TYPESCRIPT):
+    if any(isinstance(c, NotebookFile) for c in collected) and file_path.parent in lesson_folders(lessons):
         kept.append(LessonFile.from_parent(parent, path=file_path))
     return kept
 

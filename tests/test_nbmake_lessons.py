@@ -15,7 +15,7 @@ import nbformat
 from nbmake.pytest_items import NotebookItem
 
 from runner.execute import NOTEBOOKS, ROOT, lessons
-from runner.pytest_plugin import TYPESCRIPT
+from runner.pytest_plugin import lesson_folders
 
 
 def _notebook(path: Path, *cells: str) -> None:
@@ -70,7 +70,7 @@ def test_nbmake_runs_each_lesson_once_and_the_report_comes_from_that_run(tmp_pat
 def test_make_test_collects_every_notebook_of_the_course_as_an_nbmake_item_and_no_fixture():
     listed = _pytest("--collect-only", "-q", "notebooks", "tests/notebooks").stdout
     items = [line for line in listed.splitlines() if ".ipynb::" in line]
-    expected = sorted(p.name for p in [*NOTEBOOKS.glob("*.ipynb"), *(NOTEBOOKS / TYPESCRIPT).glob("*.ipynb")])
+    expected = sorted(p.name for folder in lesson_folders(NOTEBOOKS) for p in folder.glob("*.ipynb"))
     assert sorted(line.split("::")[-1] for line in items) == expected, listed
     assert all(line.startswith("notebooks/") for line in items)
     assert {p.name for p in lessons()} <= set(expected)
