@@ -21,6 +21,7 @@ from pathlib import Path
 
 from course import facts
 from runner.execute import NOTEBOOKS
+from runner.pytest_plugin import DEEP_DIVES
 
 ROOT = NOTEBOOKS.parent
 RUN = facts.COURSE_RUN
@@ -54,19 +55,27 @@ def executed_notebooks(run: Path = RUN, model: str | None = None) -> list[Path]:
     return sorted(notebooks, key=lambda p: order.index(p.name) if p.name in order else len(order))
 
 
+def site_page(name: str) -> str:
+    """A notebook's page on the site, without suffix: the lessons (both tracks) side by side in notebooks/, the deep
+    dives in notebooks/deep_dives/, so the links between them work on the site as they do in JupyterLab."""
+    source = next((p for p in NOTEBOOKS.rglob(name) if ".ipynb_checkpoints" not in p.parts), None)
+    deep = source is not None and source.parent.name == DEEP_DIVES
+    return f"notebooks/{DEEP_DIVES}/{Path(name).stem}" if deep else f"notebooks/{Path(name).stem}"
+
+
 def _landing(pages: list[str]) -> str:
     readme = (ROOT / "README.md").read_text()
     toc = "\n".join(pages)
     return f"{readme}\n\n```{{toctree}}\n:maxdepth: 1\n:caption: The course as it ran\n\n{toc}\nreport\n```\n"
 
 
-def _report(run: Path, stems: set[str]) -> str:
+def _report(run: Path, pages: dict[str, str]) -> str:
     path = run / "report.md"
     if not path.exists():
         raise SiteError(f"{path} is missing: the course run writes it when it ends")
     text = path.read_text()
     # each lesson's row links to its page
-    return re.sub(r"^\| ([0-9A-Za-z_]+) \|", lambda m: f"| [{m[1]}](notebooks/{m[1]}.ipynb) |" if m[1] in stems else m[0], text, flags=re.M)
+    return re.sub(r"^\| ([0-9A-Za-z_]+) \|", lambda m: f"| [{m[1]}]({pages[m[1]]}.ipynb) |" if m[1] in pages else m[0], text, flags=re.M)
 
 
 def assemble(run: Path = RUN, source: Path = SOURCE, model: str | None = None) -> list[str]:
@@ -76,11 +85,14 @@ def assemble(run: Path = RUN, source: Path = SOURCE, model: str | None = None) -
         raise SiteError(f"Mermaid is not installed in {MERMAID}: run `npm ci --prefix tests/mermaid` (make site does)")
     shutil.rmtree(source, ignore_errors=True)
     (source / "notebooks").mkdir(parents=True)
+    pages = []
     for notebook in notebooks:
-        shutil.copy2(notebook, source / "notebooks" / notebook.name)
-    pages = [f"notebooks/{p.stem}" for p in notebooks]
+        page = site_page(notebook.name)
+        (source / f"{page}.ipynb").parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(notebook, source / f"{page}.ipynb")
+        pages.append(page)
     (source / "README.md").write_text(_landing(pages))
-    (source / "report.md").write_text(_report(run, {p.stem for p in notebooks}))
+    (source / "report.md").write_text(_report(run, {Path(page).name: page for page in pages}))
     shutil.copy2(CONF, source / "conf.py")
     static = source / "_static" / "mermaid"
     static.mkdir(parents=True)
