@@ -17,6 +17,7 @@ from course import typescript_kernel as tk
 from helpers.settings import settings
 
 LESSONS = sorted(tk.LESSONS.glob("ts[0-9][0-9]_*.ipynb"))
+DEEP_DIVES = sorted((tk.LESSONS / "deep_dives").glob("ts[0-9][0-9]_*.ipynb"))  # the lessons' companions, run like them
 EXERCISES = Path(__file__).parent / "typescript"  # each lesson's exercise checks against reference and wrong solutions
 
 
@@ -24,13 +25,13 @@ def _deno(*args: str, cwd: Path = tk.LESSONS, settings_too: bool = False) -> sub
     return tk.deno(*args, cwd=cwd, env=tk.with_settings() if settings_too else None, timeout=900)
 
 
-def _type_check(cells: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+def _type_check(cells: list[str], tmp_path: Path, folder: Path = tk.LESSONS) -> subprocess.CompletedProcess:
     """A notebook's code cells, in order, as one module (what the kernel runs), checked against the lessons' config.
-    The module sits beside the lessons so that `./checks.ts` resolves as it does in the notebook."""
-    module = tk.LESSONS / f"_check_{tmp_path.name}.ts"
+    The module sits beside the notebook so that `./checks.ts` (a deep dive's `../progress.ts`) resolves as there."""
+    module = folder / f"_check_{tmp_path.name}.ts"
     module.write_text("\n\n".join(cells) + "\n")
     try:
-        return _deno("check", "--config", "deno.json", module.name)
+        return _deno("check", "--config", "deno.json", str(module.relative_to(tk.LESSONS)))
     finally:
         module.unlink()
 
@@ -49,8 +50,32 @@ def test_a_typescript_lesson_type_checks_and_keeps_the_course_shape(path, tmp_pa
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     for heading in ("## Exercise", "## Stretch exercise", "## Recap", "## Troubleshooting", "## Clean up"):
         assert f"\n{heading}" in f"\n{text}", f"no {heading}"
+    assert "**Where next:**" in text, "the recap says where to go next"
     assert "cleanup()" in code[-1].source, "the last cell deletes what the lesson made"
     checked = _type_check([c.source for c in code], tmp_path)
+    assert checked.returncode == 0, checked.stderr[-3000:]
+
+
+def test_there_is_a_deep_dive_for_ts02_and_ts03():
+    assert {p.stem[:4] for p in DEEP_DIVES} >= {"ts02", "ts03"}, "no notebooks/typescript/deep_dives/tsNN_*.ipynb"
+
+
+@pytest.mark.parametrize("path", DEEP_DIVES, ids=lambda p: p.stem)
+def test_a_typescript_deep_dive_type_checks_and_links_its_lesson(path, tmp_path):
+    # A deep dive keeps a lesson's frame (parameters first, clean-up last, committed without outputs), needs no
+    # exercise, links back to its lesson, and its lesson links to it; its imports are `../progress.ts` and the like.
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert nb.metadata.kernelspec.name == tk.NAME
+    assert all(not c.outputs and c.execution_count is None for c in code), "committed with outputs"
+    assert "parameters" in code[0].metadata.get("tags", []), "the first code cell is the parameters cell"
+    assert "cleanup()" in code[-1].source, "the last cell deletes what the deep dive made"
+    assert path.stem not in {lesson.stem for lesson in LESSONS}
+    (lesson,) = [p for p in LESSONS if p.stem[:4] == path.stem[:4]]
+    assert f"](../{lesson.name})" in nb.cells[0].source, "the title cell links back to its lesson"
+    lesson_text = "\n".join(c.source for c in nbformat.read(lesson, as_version=4).cells if c.cell_type == "markdown")
+    assert f"(deep_dives/{path.name})" in lesson_text, f"{lesson.name} does not link to {path.name}"
+    checked = _type_check([c.source for c in code], tmp_path, folder=path.parent)
     assert checked.returncode == 0, checked.stderr[-3000:]
 
 
@@ -69,7 +94,7 @@ def test_the_typescript_is_formatted_with_deno_fmt(tmp_path):
     files = sorted([*tk.LESSONS.glob("*.ts"), *EXERCISES.glob("*.ts")])
     cells = {
         f"{path.stem}-cell{i}": c.source
-        for path in LESSONS
+        for path in [*LESSONS, *DEEP_DIVES]
         for i, c in enumerate(nbformat.read(path, as_version=4).cells)
         if c.cell_type == "code"
     }
