@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 import httpx
 from letta_client import APIConnectionError, APIStatusError, Letta
@@ -16,11 +17,27 @@ class CourseSetupError(RuntimeError):
     """The stack is not usable as configured; the message says what to do."""
 
 
+# A POST that starts an agent turn: sent twice, it is two turns with the same user message (lesson 01).
+TURN_POST = re.compile(r"/v1/(agents|conversations)/[^/]+/messages(/stream|/async)?/?$")
+
+
+class CourseLetta(Letta):
+    """The SDK's client, following lesson 01: it retries calls as the SDK does (a read retried is harmless) but
+    sends a call that starts an agent turn once, whatever `max_retries` says: a retried turn would be a second
+    turn with the same message. A turn that timed out may still run on the server: look for its run instead of
+    sending the message again. Copies made with `with_options(...)` keep the rule (tests/test_helpers.py)."""
+
+    def request(self, cast_to, options, *, stream=False, stream_cls=None):
+        if options.method.lower() == "post" and TURN_POST.search(options.url):
+            options = options.model_copy(update={"max_retries": 0})
+        return super().request(cast_to, options, stream=stream, stream_cls=stream_cls)
+
+
 @functools.lru_cache(maxsize=8)
 def _cached_client(cfg: Settings) -> Letta:
     # The transport shows a clock during slow calls and logs each turn when asked to (helpers/transport.py).
     http = httpx.Client(timeout=cfg.timeout, transport=CourseTransport())
-    return Letta(base_url=cfg.base_url, api_key=cfg.token, timeout=cfg.timeout, max_retries=1, http_client=http)
+    return CourseLetta(base_url=cfg.base_url, api_key=cfg.token, timeout=cfg.timeout, max_retries=1, http_client=http)
 
 
 def client(cfg: Settings | None = None) -> Letta:

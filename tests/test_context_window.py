@@ -47,8 +47,40 @@ def test_a_memory_edit_grows_core_memory_and_is_marked(letta, agent):
     after = context_snapshot(agent.id, letta=letta)
     assert after.tokens["num_tokens_core_memory"] > before.tokens["num_tokens_core_memory"]
     assert after.tokens["num_tokens_functions_definitions"] == before.tokens["num_tokens_functions_definitions"]
+    assert {b.label: b.value for b in after.blocks}["human"] == value  # the blocks as the server holds them
     text = describe(after, since=before)
     assert "<human> 83/" in text and "[changed]" in text and text.count("[changed]") == 1
+
+
+def test_archival_passages_are_counted_not_put_in_the_window(letta, agent):
+    """Lesson 02: the window counts the passages; their text is in no block and no message until a search."""
+    letta.agents.passages.create(agent.id, text="Refunds are possible within 30 days of purchase.")
+    shot = context_snapshot(agent.id, letta=letta)
+    assert shot.archival_count == len(letta.agents.passages.list(agent.id, limit=10)) == 1
+    assert not any("Refunds" in b.value for b in shot.blocks) and not any("Refunds" in m[2] for m in shot.messages)
+
+
+def test_two_conversations_show_one_memory_and_their_own_messages(letta):
+    """Lesson 07's two windows. No model turn: a fork of the default thread has its messages, a new conversation none."""
+    lesson = Lesson("t-context-conv", letta=letta)
+    lesson.cleanup()
+    try:
+        agent = lesson.create_agent(
+            "threads",
+            include_base_tools=False,
+            memory_blocks=[{"label": "persona", "value": "I am a tutor."}],
+            initial_message_sequence=[{"role": "user", "content": "My name is Ada."}, {"role": "assistant", "content": "Hello Ada."}],
+        )
+        fresh = letta.conversations.create(agent_id=agent.id, summary="fresh")
+        forked = letta.post("/v1/conversations/default/fork", options={"params": {"agent_id": agent.id}}, cast_to=object)
+        empty, full = context_snapshot(agent.id, fresh.id, letta=letta), context_snapshot(agent.id, forked["id"], letta=letta)
+        assert (empty.conversation_id, full.conversation_id) == (fresh.id, forked["id"])
+        assert empty.blocks == full.blocks  # one memory
+        assert empty.messages == () and any("My name is Ada." in text for _, _, text in full.messages)  # separate messages
+        text = describe(full, since=empty)
+        assert text.startswith(f"conv …{forked['id'][-6:]} compared with conv …{fresh.id[-6:]}") and "  + user" in text
+    finally:
+        lesson.cleanup()
 
 
 def test_a_notebook_gets_a_picture_and_a_script_a_table(agent, tmp_path):

@@ -5,6 +5,7 @@ import socket
 import threading
 
 import pytest
+from letta_client import APIStatusError
 from letta_client.types import ToolReturnMessage
 from letta_client.types.agents import AssistantMessage, ToolCallMessage
 
@@ -113,6 +114,55 @@ def test_client_is_a_singleton_per_configuration():
     a, b = Settings(base_url="http://127.0.0.1:1"), Settings(base_url="http://127.0.0.1:2")
     assert helpers.client(a) is helpers.client(a)
     assert helpers.client(a) is not helpers.client(b)
+
+
+class _Unavailable(http.server.BaseHTTPRequestHandler):
+    """Answers every request with 503 (a status the SDK retries) and records (method, path, retry count)."""
+
+    seen: list = []
+
+    def _refuse(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.seen.append((self.command, self.path, self.headers.get("x-stainless-retry-count")))
+        body = b'{"detail": "unavailable"}'
+        self.send_response(503)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.send_header("retry-after-ms", "10")  # the SDK waits this long before a retry, not its backoff
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _refuse
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_the_course_client_sends_a_turn_once_and_retries_a_read():
+    """Lesson 01: a retried turn is a second turn with the same message, so the course client never retries one."""
+    _Unavailable.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        letta = helpers.client(Settings(base_url=f"http://127.0.0.1:{server.server_address[1]}", timeout=10))
+        hello = [{"role": "user", "content": "Hello"}]
+        turns = [
+            lambda: letta.agents.messages.create(agent_id="agent-1", messages=hello),
+            lambda: list(letta.agents.messages.create(agent_id="agent-1", messages=hello, streaming=True)),
+            lambda: letta.agents.messages.create_async(agent_id="agent-1", messages=hello),
+            lambda: letta.with_options(timeout=5).agents.messages.create(agent_id="agent-1", messages=hello),
+            lambda: list(letta.conversations.messages.create("conv-1", messages=hello)),
+        ]
+        for turn in turns:
+            with pytest.raises(APIStatusError):
+                turn()
+        assert [(method, retry) for method, _, retry in _Unavailable.seen] == [("POST", "0")] * len(turns)
+        _Unavailable.seen.clear()
+        with pytest.raises(APIStatusError):
+            letta.agents.retrieve("agent-1")
+        assert [retry for _, _, retry in _Unavailable.seen] == ["0", "1"]  # a read is retried (max_retries=1)
+    finally:
+        server.shutdown()
 
 
 def test_user_directory_keeps_rows_in_a_sqlite_file(tmp_path):

@@ -7,6 +7,7 @@ calls: the agent asks for approval, then answers the denial), the others only re
 from __future__ import annotations
 
 import inspect
+from types import SimpleNamespace
 
 import pytest
 from letta_client import Letta
@@ -14,6 +15,7 @@ from letta_client.types.agents import ApprovalRequestMessage, AssistantMessage, 
 
 import helpers
 from helpers import render
+from helpers.context_window import context_snapshot
 from helpers.widgets import ApprovalPanel, ChatPanel, MemoryInspector, headless, side_by_side, word_diff
 
 # ------------------------------------------------------------------------------------------------ no server
@@ -134,6 +136,25 @@ def test_chat_panel_click_shows_a_connection_error_and_records_it(capsys):
     assert "[you] hello?" in capsys.readouterr().out
 
 
+def test_chat_panel_send_returns_the_turn_it_records(monkeypatch, capsys):
+    """Lesson 01: `chat.send(text)` is what Send does, and its turn holds the answer joined from the streamed pieces."""
+    monkeypatch.setenv("COURSE_HEADLESS", "1")
+    pieces = [
+        AssistantMessage.model_validate(
+            {"id": "m", "date": "2026-01-01T00:00:00Z", "message_type": "assistant_message", "content": part, "run_id": "run-1"}
+        )
+        for part in ("Your name ", "is Grace.")
+    ]
+    calls = []
+    messages = SimpleNamespace(create=lambda **kwargs: calls.append(kwargs) or iter(pieces))
+    chat = ChatPanel(SimpleNamespace(agents=SimpleNamespace(messages=messages)), "agent-1")
+    turn = chat.send("What is my name?")
+    assert chat.turns == [turn] and turn.user == "What is my name?" and turn.run_id == "run-1"
+    assert calls[0]["messages"] == [{"role": "user", "content": "What is my name?"}] and calls[0]["streaming"] is True
+    assert turn.assistant == "Your name is Grace." and turn.kinds == ["assistant_message"] and turn.error is None
+    assert "Your name is Grace." in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------------------------------------ the server
 
 
@@ -196,6 +217,7 @@ def test_chat_panel_streams_turns_asks_for_approval_and_sends_the_denial(letta, 
         memory_blocks=[{"label": "persona", "value": "I cancel orders with my tool when asked."}],
     )
     inspector = MemoryInspector(letta, agent.id)
+    window_before = context_snapshot(agent.id, letta=letta)
     after_each_turn = []
     chat = ChatPanel(letta, agent.id, on_turn=[inspector.refresh, lambda: after_each_turn.append(len(chat.turns))])
 
@@ -214,6 +236,7 @@ def test_chat_panel_streams_turns_asks_for_approval_and_sends_the_denial(letta, 
 
     chat.pending.deny("Order A-7 has already shipped.")  # what clicking Deny does: sends the decision
     answered = chat.turns[1]
+    assert "assistant_message" in answered.kinds
     assert chat.pending is None and answered.user == "(denied: Order A-7 has already shipped.)"
     assert answered.sent["approvals"][0]["approve"] is False
     assert answered.stop_reason == "end_turn" and answered.assistant, answered
@@ -227,6 +250,7 @@ def test_chat_panel_streams_turns_asks_for_approval_and_sends_the_denial(letta, 
     responses = [m for m in history if m.message_type == "approval_response_message"]
     returns = [m for m in history if m.message_type == "tool_return_message"]
     assert [r.approvals[0].approve for r in responses] == [False]
+    assert len(context_snapshot(agent.id, letta=letta).messages) > len(window_before.messages)  # lesson 02: turns fill the window
     assert returns and returns[-1].status == "error" and "cancelled." not in str(returns[-1].tool_return)
 
     printed = capsys.readouterr().out  # headless: what happened was printed, not written into hidden widgets
