@@ -308,7 +308,7 @@ def check_log_visit(log_visit, *, letta: Letta, lesson: Lesson):
         raise NotYet("pass the function itself (a def in a cell), so that its source can go to the server.") from None
     _not_a_stub(name, log_visit)
     if "Letta(" in source:
-        yield f"{name} builds its own Letta(): use the injected `client` (section 8), which needs no URL or key in the source."
+        yield f"{name} builds its own Letta(): use the injected `client` (section 7), which needs no URL or key in the source."
     if STRETCH_CLUB in source:
         yield 'the club\'s name is written in the tool: read the secret with os.getenv("CLUB_NAME").'
     try:

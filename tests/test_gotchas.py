@@ -11,7 +11,7 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
-# gotcha number -> (lesson, id of the markdown cell that introduces it, words that cell must hold)
+# gotcha number -> (lesson or deep dive, relative to notebooks/; id of the markdown cell that introduces it; words it holds)
 GOTCHAS = {
     1: ("03_custom_tools", "c11", "imports belong inside"),
     2: ("03_custom_tools", "c19b", "key as an argument"),
@@ -19,9 +19,9 @@ GOTCHAS = {
     4: ("02_memory", "c07", "limits are in characters"),
     5: ("06_streaming", "l06-silent-md", "include_pings=False"),
     6: ("02_memory", "375c52a4", "`.modify()`"),
-    7: ("03_custom_tools", "l03-agentid-md", "LETTA_AGENT_ID"),
+    7: ("deep_dives/03_sandbox_environment", "l03-agentid-md", "LETTA_AGENT_ID"),
     8: ("02_memory", "c17", "include_base_tools=True"),
-    9: ("02_memory", "c36b", "memory_insert"),  # a race: reported as measured; the fix after "c36f" is asserted
+    9: ("deep_dives/02_concurrent_memory_writes", "c36b", "memory_insert"),  # a race, reported as measured; the fix after "c36f" asserted
     10: ("03_custom_tools", "c05", "`Args:` section"),
 }
 # where the checked cell is not the demonstration itself, the markdown cell it follows

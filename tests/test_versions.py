@@ -52,7 +52,7 @@ def test_every_removal_the_lessons_skip_is_after_the_pinned_sdk():
     pinned = Version(_pins("requirements.txt")["letta-client"])
     assert all(Version(removed_in) > pinned for removed_in, _ in sdk.REMOVED.values())
     used = set()
-    for notebook in NOTEBOOKS.glob("*.ipynb"):
+    for notebook in [*NOTEBOOKS.glob("*.ipynb"), *NOTEBOOKS.glob("deep_dives/*.ipynb")]:
         for cell in nbformat.read(notebook, 4).cells:
             used |= set(re.findall(r'sdk\.offers\("([^"]+)"\)', cell.source))
     assert used and used <= set(sdk.REMOVED), used - set(sdk.REMOVED)
