@@ -21,7 +21,6 @@ from pathlib import Path
 
 from course import facts
 from runner.execute import NOTEBOOKS
-from runner.pytest_plugin import DEEP_DIVES
 
 ROOT = NOTEBOOKS.parent
 RUN = facts.COURSE_RUN
@@ -56,11 +55,11 @@ def executed_notebooks(run: Path = RUN, model: str | None = None) -> list[Path]:
 
 
 def site_page(name: str) -> str:
-    """A notebook's page on the site, without suffix: the lessons (both tracks) side by side in notebooks/, the deep
-    dives in notebooks/deep_dives/, so the links between them work on the site as they do in JupyterLab."""
-    source = next((p for p in NOTEBOOKS.rglob(name) if ".ipynb_checkpoints" not in p.parts), None)
-    deep = source is not None and source.parent.name == DEEP_DIVES
-    return f"notebooks/{DEEP_DIVES}/{Path(name).stem}" if deep else f"notebooks/{Path(name).stem}"
+    """A notebook's page on the site, without suffix: where the notebook lives under notebooks/ (the TypeScript track
+    in typescript/, deep dives in deep_dives/), so the links between lessons and deep dives work on the site as they
+    do in JupyterLab."""
+    source = next((p for p in NOTEBOOKS.rglob(name) if ".ipynb_checkpoints" not in p.parts), NOTEBOOKS / name)
+    return f"notebooks/{source.relative_to(NOTEBOOKS).with_suffix('').as_posix()}"
 
 
 def _landing(pages: list[str]) -> str:

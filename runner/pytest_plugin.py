@@ -7,7 +7,8 @@ output/course-run/<model>/ and writes the runner's report (output/course-run/rep
 lesson, passed or failed. So each lesson is executed once, by nbmake, and the report comes from that run.
 A failure prints the first failing cell and its error; a cell over the timeout fails with what to check.
 The TypeScript lessons (notebooks/typescript/) run the same way, on their own kernel, and so do the lessons'
-deep dives (notebooks/deep_dives/, notebooks/typescript/deep_dives/). Notebooks outside the lessons' folders (the runner's own test fixtures in tests/notebooks/) are not collected.
+deep dives (notebooks/deep_dives/, notebooks/typescript/deep_dives/). Notebooks outside those folders (the
+runner's own test fixtures in tests/notebooks/) are not collected.
 Tests marked `after_lessons` (the course site's, built from the executed copies) run after the last lesson.
 """
 
