@@ -104,8 +104,8 @@ def test_memory_tool_labels_are_limited_to_real_blocks():
     assert labels == ["human", "persona"]
     grammar = tc.grammar_for(tc.decide([MEMORY_INSERT, WEATHER], "auto", [], labels))
     schema = json.loads(grammar.split("%json ", 1)[1].splitlines()[0])
-    insert = next(s for s in schema["anyOf"] if s["properties"]["name"]["const"] == "memory_insert")
-    assert insert["properties"]["arguments"]["properties"]["label"]["enum"] == ["human", "persona"]
+    inserts = [s for s in schema["anyOf"] if s["properties"]["name"]["const"] == "memory_insert"]
+    assert sorted(label for s in inserts for label in s["properties"]["arguments"]["properties"]["label"]["enum"]) == ["human", "persona"]
     weather = next(s for s in schema["anyOf"] if s["properties"]["name"]["const"] == "get_weather")
     assert "enum" not in weather["properties"]["arguments"]["properties"]["city"]
 
@@ -233,11 +233,14 @@ def test_the_prompt_shows_tools_compactly_and_only_what_the_grammar_allows():
 
 
 def test_calls_are_compact_json_and_memory_text_is_bounded():
-    grammar = tc.grammar_for(tc.decide([MEMORY_INSERT], "auto", [], ["human"]))
+    grammar = tc.grammar_for(tc.decide([MEMORY_INSERT], "auto", [], ["persona", "human"]))
     schema = json.loads(grammar.split("%json ", 1)[1].splitlines()[0])
     assert schema["x-guidance"]["whitespace_flexible"] is False
-    args = schema["anyOf"][0]["properties"]["arguments"]["properties"]
-    assert args["new_string"]["maxLength"] == tc.MAX_MEMORY_TEXT and "maxLength" not in args["label"]
+    persona, human = (s["properties"]["arguments"]["properties"] for s in schema["anyOf"])
+    assert persona["new_string"]["maxLength"] == tc.MAX_MEMORY_TEXT and "maxLength" not in persona["label"]
+    # a note to `human` is bounded by its pattern: the start it must have, then at most the rest of the limit
+    bound = tc.MAX_MEMORY_TEXT - len(tc.HUMAN_NOTE_START)
+    assert human["new_string"]["pattern"].endswith(f"{{1,{bound}}}$") and "maxLength" not in human["label"]
 
 
 def test_a_model_family_is_found_by_name_and_an_unknown_one_is_refused():

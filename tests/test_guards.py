@@ -1,5 +1,7 @@
 """The model service's second looks at what the small model produced: echo and persona (pure functions)."""
 
+import json
+
 from stack.local_model import chat_templates as ct
 from stack.local_model import guards
 from stack.local_model import letta_prompt as lp
@@ -86,3 +88,87 @@ def test_the_persona_question_shows_what_a_replace_adds():
     assert guards.note_of(tc.Reply(None, {"name": "memory_replace", "arguments": keep})) == "I live in Porto."
     rewrite = {"label": "persona", "old_string": "I am friendly.", "new_string": "I am formal."}
     assert guards.note_of(tc.Reply(None, {"name": "memory_replace", "arguments": rewrite})) == "I am formal."
+
+
+MEMORY_REPLACE = {
+    "type": "function",
+    "function": {
+        "name": "memory_replace",
+        "description": "Replace text.",
+        "parameters": {
+            "type": "object",
+            "properties": {"label": {"type": "string"}, "old_string": {"type": "string"}, "new_string": {"type": "string"}},
+            "required": ["label", "old_string", "new_string"],
+        },
+    },
+}
+
+
+def test_an_insert_after_a_placeholder_replaces_it():
+    insert = tc.Reply(None, {"name": "memory_insert", "arguments": {"label": "human", "new_string": "The user is Ada."}})
+    tools = {"memory_insert", "memory_replace"}
+    replaced = guards.over_placeholder(insert, {"human": "Nothing known yet."}, tools)
+    assert replaced.tool_call == {
+        "name": "memory_replace",
+        "arguments": {"label": "human", "old_string": "Nothing known yet.", "new_string": "The user is Ada."},
+    }
+    # a real value, or no memory_replace to call, leaves the insert as it was
+    assert guards.over_placeholder(insert, {"human": "The user likes tea."}, tools) is insert
+    assert guards.over_placeholder(insert, {"human": "Nothing known yet."}, {"memory_insert"}) is insert
+    assert [v for v in ("Nothing known yet.", "unknown", "(empty)", "n/a") if not guards.is_placeholder(v)] == []
+    assert not guards.is_placeholder("The user is unknown to me but likes tea very much.")
+
+
+def test_a_note_to_human_must_start_as_a_note_about_the_user():
+    grammar = tc.grammar_for(tc.decide([INSERT], "auto", [], ["persona", "human"]))
+    variants = json.loads(grammar.split("%json ", 1)[1])["anyOf"]
+    by_label = {v["properties"]["arguments"]["properties"]["label"]["enum"][0]: v for v in variants}
+    assert set(by_label) == {"persona", "human"}
+    human_note = by_label["human"]["properties"]["arguments"]["properties"]["new_string"]
+    assert human_note["pattern"].startswith("^The user")
+    assert "pattern" not in by_label["persona"]["properties"]["arguments"]["properties"]["new_string"]
+    # the prompt shows the tool as before: one schema, no pattern
+    shown = ct.QWEN25.tools_preamble([INSERT], ["persona", "human"])
+    assert "pattern" not in shown and '"enum": ["persona", "human"]' in shown
+
+
+def test_a_memory_write_must_keep_something_the_user_said():
+    def write(label, note):
+        return tc.Reply(None, {"name": "memory_insert", "arguments": {"label": label, "new_string": note}})
+
+    # measured on a greeting: the model saved a line of its own, or an unrelated one
+    assert guards.ungrounded_write(write("persona", "I am excited to help you."), "Hello! What can you do?")
+    assert guards.ungrounded_write(write("human", "The user loves green tea."), "Hello! What can you do?")
+    # a fact the user gave, reworded, stands: names, numbers, a word's other form
+    bakery = write("human", "The user runs a small bakery in Accra.")
+    assert not guards.ungrounded_write(bakery, "Anika here. I run a small bakery in Accra.")
+    assert not guards.ungrounded_write(write("human", "The user is Jo."), "Call me Jo")
+    assert not guards.ungrounded_write(write("human", "The user is 34."), "I'm 34 years old")
+    assert not guards.ungrounded_write(write("persona", "I answer formally."), "Please be more formal.")
+    # only memory tools are checked
+    other = tc.Reply(None, {"name": "get_weather", "arguments": {"city": "Oslo"}})
+    assert not guards.ungrounded_write(other, "Hello!")
+    closed = guards.without_memory_tools(tc.decide([INSERT, MEMORY_REPLACE], "auto", [], ["persona", "human"]))
+    assert closed.text_only and not closed.tools
+
+
+def test_an_answer_that_starts_with_the_users_message_is_a_parrot():
+    start = guards.opening("Anika here. I run a small bakery in Accra.")
+    assert guards.parrots("Anika here. I run a small bakery in Accra.", start)
+    assert guards.parrots("anika here, i run a small bakery in accra. Nice!", start)
+    assert not guards.parrots("Nice to meet you, Anika! A bakery in Accra sounds lovely.", start)
+    question = guards.opening("What do you know about me?")
+    assert guards.parrots("What do you know about me?", question) and guards.parrots("What do you know", question)
+    assert not guards.parrots("You told me you run a bakery.", question)
+    assert guards.opening("hi") == () and not guards.parrots("Hi!", guards.opening("hi"))  # too short to tell
+
+
+def test_the_echo_watch_sends_no_word_of_a_parrot():
+    copied = guards.instructions([SYSTEM], [INSERT], lp.memory_values([SYSTEM]), ct.QWEN25)
+    watch = guards.EchoWatch(copied, guards.opening("What do you know about me?"))
+    sent = "".join(watch.feed(w + " ") for w in "What do you know about me?".split())
+    assert sent + watch.finish() == "" and watch.parrot
+    # an answer that only shares a word or two with the question goes out whole
+    watch = guards.EchoWatch(copied, guards.opening("What do you know about me?"))
+    answer = "You told me your name is Ada and that you run a bakery in Accra."
+    assert "".join(watch.feed(w + " ") for w in answer.split()) + watch.finish() == answer + " " and not watch.parrot

@@ -4,6 +4,7 @@ import base64
 import json
 import math
 import struct
+import threading
 import time
 
 import httpx
@@ -241,3 +242,34 @@ def test_the_grammar_really_constrains_the_reply(model_url):
     body = chat(model_url, messages=[{"role": "user", "content": "Reply with a ```json fenced block containing {}"}], tools=[WEATHER, ADD])
     message = body["choices"][0]["message"]
     assert message["tool_calls"] or not (message["content"] or "").lstrip().startswith("`"), message
+
+
+def _streamed_answer(model_url: str, system: str, user: str, out: dict, key: str) -> None:
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    body = {"model": MODEL, "max_tokens": 24, "stream": True, "messages": messages}
+    text = ""
+    with httpx.stream("POST", f"{model_url}/chat/completions", json=body, timeout=300) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: ") and line != "data: [DONE]" and (choices := json.loads(line[6:])["choices"]):
+                text += choices[0]["delta"].get("content") or ""
+    out[key] = text
+
+
+def test_two_agents_asking_at_once_each_get_an_answer_from_their_own_prompt(model_url):
+    # Two requests in the agents' slot at the same moment were not kept apart by llama.cpp: one agent's answer
+    # came from words of the other's prompt (measured: "quark" for "quindlewock"; in lessons, another agent's persona
+    # and a greeting's words saved in the wrong agent's `human`). The service queues them; each answers from its own.
+    secret, question = "quindlewock", "What is the secret code word? Answer with the word only."
+    vault = f"You are a vault. The secret code word is {secret}. Tell it to anyone who asks."
+    stranger = "You are a helpful assistant. There is no secret code word; say you do not know one."
+    for _ in range(2):
+        out: dict = {}
+        first = threading.Thread(target=_streamed_answer, args=(model_url, vault, question, out, "vault"))
+        second = threading.Thread(target=_streamed_answer, args=(model_url, stranger, question, out, "stranger"))
+        first.start()
+        time.sleep(0.3)  # the vault's generation is under way when the stranger's request arrives
+        second.start()
+        first.join(300)
+        second.join(300)
+        assert secret in out["vault"].lower(), out
+        assert secret not in out["stranger"].lower(), out

@@ -9,6 +9,7 @@ together, and an answer that starts copying its prompt is stopped there, streame
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,7 @@ from .chat_templates import ChatML
 from .engine import LOG, SIDE_SLOT, Engine
 
 LOST_THREAD = "Sorry, I lost my thread there. Could you say that again?"
+PARROT_NUDGE = "Do not repeat the user's message. Answer it, in your own words."
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Plan:
     messages: list[dict]
     copied: set[tuple[str, ...]]  # word runs of the instructions, which an answer must not repeat
     template: ChatML
+    start: tuple[str, ...] = ()  # the user's opening words, which an answer must not start with
 
     @classmethod
     def of(cls, body: dict, template: ChatML) -> Plan:
@@ -45,7 +48,8 @@ class Plan:
         listed = tools if decision.constrained or decision.text_only else None  # text_only: the cached start stays
         prompt = template.render(messages, listed, body.get("x_stable_prefix", True))
         memory = lp.memory_values(messages)
-        return cls(decision, prompt, previous, memory, messages, guards.instructions(messages, tools, memory, template), template)
+        copied = guards.instructions(messages, tools, memory, template)
+        return cls(decision, prompt, previous, memory, messages, copied, template, guards.opening(guards.last_user_text(messages)))
 
     def is_loop(self, reply: tc.Reply) -> bool:
         return tc.is_repeat(reply, self.previous, self.memory)
@@ -97,6 +101,22 @@ class Turn:
         to_human = guards.to_human(plan.decision, reply.tool_call["name"])
         return tc.reply_for(await self._ask(plan.prompt, tc.grammar_for(to_human), "persona: write to human"), to_human)
 
+    async def _without_memory_tools(self) -> tc.Reply:
+        """The reply again, from the same (cached) prompt, with the memory tools withheld: a call to another tool, or text."""
+        narrower = guards.without_memory_tools(self.plan.decision)
+        return tc.reply_for(await self._ask(self.plan.prompt, tc.grammar_for(narrower), "memory: not in the message, again"), narrower)
+
+    async def _instead_of_parrot(self, parroted: str) -> str:
+        """An answer that repeated the user's message, asked again from the same (cached) prompt with one line more;
+        if it repeats it again, what it adds after the repeat, or the lost-thread line."""
+        nudge = self.plan.template.turn("system", PARROT_NUDGE) + "<|im_start|>assistant\n"
+        prompt = self.plan.prompt.removesuffix("<|im_start|>assistant\n") + nudge
+        again = (await self._ask(prompt, tc.TEXT_ONLY_GRAMMAR, "parrot: answer again")).strip()
+        if not guards.parrots(again, self.plan.start):
+            return guards.without_echo(again, self.plan.copied) or LOST_THREAD
+        rest = again.split(maxsplit=len(self.plan.start))[len(self.plan.start) :]
+        return " ".join(rest).strip() or LOST_THREAD
+
     async def _answer_again(self, echoed: str) -> str:
         """An answer that copied the instructions, answered again without them in the prompt; whatever still copies
         them is cut off."""
@@ -109,8 +129,13 @@ class Turn:
         back whole may become. A text reply is never empty: that would end the turn with nothing."""
         if self.plan.is_loop(reply) and (instead := await self._instead_of_loop(reply)):
             reply = instead
+        if self.plan.decision.allow_text and guards.ungrounded_write(reply, guards.last_user_text(self.plan.messages)):
+            reply = await self._without_memory_tools()
         if reply.tool_call:
-            return await self._persona_checked(reply)
+            checked = await self._persona_checked(reply)
+            return guards.over_placeholder(checked, self.plan.memory, self.plan.decision.tool_names)
+        if reply.content and guards.parrots(reply.content, self.plan.start):
+            return tc.Reply(await self._instead_of_parrot(reply.content), None)
         if not reply.content or guards.echo_start(reply.content, self.plan.copied) is not None:
             return tc.Reply(await self._answer_again(reply.content or ""), None)
         return reply
@@ -120,32 +145,36 @@ class Turn:
         complete, its content exactly the text sent (a call is the caller's to send)."""
         plan = self.plan
         text, streaming_text, sent = "", False, []
-        watch = guards.EchoWatch(plan.copied)
+        watch = guards.EchoWatch(plan.copied, plan.start)
 
         async def out(piece: str) -> None:
             sent.append(piece)
             if send is not None:
                 await send(piece)
 
-        async for event in self.engine.stream(plan.prompt, tc.grammar_for(plan.decision), self.sampling):
-            piece = event.get("content", "")
-            text += piece
-            if not streaming_text and text.strip() and not text.lstrip().startswith("{"):
-                streaming_text = True
-                piece = text.lstrip()
-            if streaming_text and piece and (safe := watch.feed(piece)):
-                await out(safe)
-            if event.get("stop"):
-                self.usage["prompt_tokens"] = event.get("tokens_evaluated", 0)
-                self.usage["completion_tokens"] += event.get("tokens_predicted", 0)
-                self.usage["timings"] = event.get("timings") or {}  # llama.cpp's own figures: prompt_n, cache_n, ...
-            if watch.echo_at is not None:  # it started copying its prompt: stop generating (leaving cancels it)
-                LOG.info(json.dumps({"generation": "reply", "stopped": "echo"}))
-                break
+        # closed as soon as the loop is left (an echo): the slot is freed then, not whenever the generator is collected
+        async with contextlib.aclosing(self.engine.stream(plan.prompt, tc.grammar_for(plan.decision), self.sampling)) as events:
+            async for event in events:
+                piece = event.get("content", "")
+                text += piece
+                if not streaming_text and text.strip() and not text.lstrip().startswith("{"):
+                    streaming_text = True
+                    piece = text.lstrip()
+                if streaming_text and piece and (safe := watch.feed(piece)):
+                    await out(safe)
+                if event.get("stop"):
+                    self.usage["prompt_tokens"] = event.get("tokens_evaluated", 0)
+                    self.usage["completion_tokens"] += event.get("tokens_predicted", 0)
+                    self.usage["timings"] = event.get("timings") or {}  # llama.cpp's own figures: prompt_n, cache_n, ...
+                if watch.echo_at is not None:  # it started copying its prompt: stop generating (leaving cancels it)
+                    LOG.info(json.dumps({"generation": "reply", "stopped": "echo"}))
+                    break
         if streaming_text:
             if watch.echo_at is None:
                 if rest := watch.finish():
                     await out(rest)
+            elif watch.parrot:
+                await out(await self._instead_of_parrot(text))
             elif not watch.sent:
                 await out(await self._answer_again(text))
             return tc.Reply("".join(sent).strip(), None)

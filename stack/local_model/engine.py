@@ -32,7 +32,10 @@ AGENT_SLOT, SIDE_SLOT = 0, 1
 
 
 # Each generation holds a thread while llama.cpp works; a pool of its own keeps the embeddings' threads free.
-# llama.cpp queues what its slots cannot take yet, so a workshop room's requests wait there, not here.
+# One generation per slot at a time, queued here (Engine.slot): two requests sent to one slot at once were not
+# kept apart by llama.cpp. Measured: a greeting to one agent while another agent's turn ran in the same slot made
+# that other agent save "The user is excited to chat with you.", words of the greeting's turn, not its own user's
+# (tests/test_local_model.py). Queuing here costs nothing: the slot could serve one of them at a time anyway.
 _GENERATIONS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="llama")
 _END = object()
 
@@ -92,6 +95,11 @@ class Engine:
 
         self.embedder = SentenceTransformer(str(Path(pkg_file).parent / "model"), device="cpu")
         self.settings = settings
+        self._slots = {AGENT_SLOT: asyncio.Lock(), SIDE_SLOT: asyncio.Lock()}
+
+    def slot(self, sampling: dict) -> asyncio.Lock:
+        """The lock a generation holds for the whole of its run in its slot."""
+        return self._slots[sampling.get("id_slot", AGENT_SLOT)]
 
     def sampling(self, body: dict) -> dict:
         s = self.settings
@@ -106,7 +114,8 @@ class Engine:
     async def complete(self, prompt: str, grammar: str | None, sampling: dict, usage: dict | None = None, purpose: str = "reply") -> dict:
         """One whole generation (the guards' second looks); its tokens count towards `usage` when given."""
         payload = self._payload(prompt, grammar, sampling, stream=False)
-        result = _native(await asyncio.get_running_loop().run_in_executor(_GENERATIONS, self.llama.handle_completions, payload))
+        async with self.slot(sampling):
+            result = _native(await asyncio.get_running_loop().run_in_executor(_GENERATIONS, self.llama.handle_completions, payload))
         log_generation(purpose, result)
         if usage is not None:
             usage["completion_tokens"] += result.get("tokens_predicted", 0)
@@ -137,6 +146,8 @@ class Engine:
                 else:
                     loop.call_soon_threadsafe(pieces.put_nowait, _END)
 
+        lock = self.slot(sampling)
+        await lock.acquire()
         done = loop.run_in_executor(_GENERATIONS, generate)
         try:
             while (chunk := await pieces.get()) is not _END:
@@ -147,3 +158,5 @@ class Engine:
             await done  # an error in the call itself surfaces here
         finally:
             cancelled.set()
+            # the slot is free once llama.cpp has stopped (at its next token when cancelled), not before
+            done.add_done_callback(lambda _: lock.release())

@@ -5,11 +5,20 @@
   an echo; the service then answers again from a prompt without the tool instructions, and as a last resort
   cuts the answer where the copy starts. While streaming, text is held back ECHO_WORDS - 1 words, so a copy is
   caught before any of it was sent.
+- Parrot: the model often answers by repeating the user's message ("Anika here. I run a small bakery in Accra."
+  answered with itself; "What do you know about me?" answered with the question). An answer that starts with the
+  user's message is asked again from the same cached prompt with one line more, asking for an answer instead.
 - Persona: the model files facts the user tells about themselves ("my favourite colour is green") in the
   `persona` block, because it rewrites them in the first person ("I like green"). A write to `persona`
   is checked with one short question to the model; when the user was talking about themselves, the write
   goes to `human` instead. A sleeptime agent's own `memory_persona` holds its instructions, never facts: a
   write there goes to `human` without asking.
+- Grounded: a memory write must keep something the user said. On a greeting the model saved "I am excited to help
+  you." in its persona (every fresh agent, in a four-turn chat), and lines no user wrote reached `human`. A note
+  that shares no word with the user's message (stop words aside) is not written: the model is asked again, from
+  the same cached prompt, without the memory tools.
+- Placeholder: a block that holds only a placeholder ("Nothing known yet.") gets its first note in place of the
+  placeholder (an insert becomes a replace of it), so `human` does not read "Nothing known yet. The user is Ada."
 """
 
 from __future__ import annotations
@@ -58,27 +67,50 @@ def without_echo(text: str, copied: set[tuple[str, ...]]) -> str:
     return text if start is None else text[:start].rstrip()
 
 
+PARROT_MIN_WORDS = 3  # "hi" answered "Hi!" is a greeting, not a parrot
+
+
+def opening(user_text: str) -> tuple[str, ...]:
+    """The first words of the user's message that an answer must not start with (its first ECHO_WORDS words), or ()
+    for a message too short to tell a parrot from a fair answer."""
+    words = tuple(m.group() for m in _words(user_text))[:ECHO_WORDS]
+    return words if len(words) >= PARROT_MIN_WORDS else ()
+
+
+def parrots(text: str, start: tuple[str, ...]) -> bool:
+    """The answer starts by repeating the user's message (its `opening`), or is a part of it (three words or more)."""
+    words = tuple(m.group() for m in _words(text))
+    if not start or len(words) < PARROT_MIN_WORDS:
+        return False
+    return words[: len(start)] == start or (len(words) < len(start) and start[: len(words)] == words)
+
+
 class EchoWatch:
     """Streamed text in, text safe to send out: the last ECHO_WORDS - 1 words wait until the next word shows
-    whether they start a copy."""
+    whether they start a copy of the instructions, or (`start`, the user's opening words) a parrot of the user."""
 
-    def __init__(self, copied: set[tuple[str, ...]]):
-        self.copied, self.text, self.sent, self.echo_at = copied, "", 0, None
+    def __init__(self, copied: set[tuple[str, ...]], start: tuple[str, ...] = ()):
+        self.copied, self.start, self.text, self.sent, self.echo_at, self.parrot = copied, start, "", 0, None, False
 
     def feed(self, piece: str) -> str:
         if self.echo_at is not None:
             return ""
         self.text += piece
+        words = _words(self.text)
+        if self.start and not self.sent and len(words) >= len(self.start) and parrots(self.text, self.start):
+            self.echo_at, self.parrot = 0, True
+            return ""
         start = echo_start(self.text, self.copied)
         if start is not None:
             self.echo_at = start
             return self._release(start)
-        words = _words(self.text)
         safe = words[-(ECHO_WORDS - 1)].start() if len(words) >= ECHO_WORDS - 1 else 0
         return self._release(safe)
 
     def finish(self) -> str:
         """The rest, once the generation ended without a copy."""
+        if self.echo_at is None and not self.sent and parrots(self.text, self.start):
+            self.echo_at, self.parrot = 0, True
         return "" if self.echo_at is not None else self._release(len(self.text))
 
     def _release(self, upto: int) -> str:
@@ -93,6 +125,56 @@ def last_user_text(messages: list[dict]) -> str:
         if message.get("role") == "user" and lp.AUTOMATED_USER_PREFIX not in text:
             return text
     return ""
+
+
+# Words that say nothing of what a note is about: a note must share some other word with the user's message.
+_STOP_WORDS = set(
+    "a an the and or but if of to in on at by for with from as is am are was were be been being it its this that these those "
+    "i me my mine we us our you your yours he him his she her they them their user users assistant ai do does did done have "
+    "has had can could will would should may might must shall not no yes so just also very really too about what which who "
+    "whom whose when where why how there here all any some more most much many one ones now then than well ok okay hi hello "
+    "hey thanks thank please let lets get got go going know want like".split()
+)
+
+
+def _content_words(text: str) -> set[str]:
+    """A text's words that carry meaning, cut to five letters so that "formal" and "formally" meet."""
+    return {w[:5] for w in (m.group() for m in _words(text)) if w not in _STOP_WORDS and (len(w) > 1 or w.isdigit())}
+
+
+def ungrounded_write(reply: tc.Reply, user_text: str) -> bool:
+    """A memory write whose note shares no word with the user's message: not something the user said."""
+    call = reply.tool_call or {}
+    if call.get("name") not in lp.MEMORY_TOOLS or not user_text.strip():
+        return False
+    note = note_of(reply).replace(tc.HUMAN_NOTE_START, " ")
+    return bool(note.strip()) and not (_content_words(note) & _content_words(user_text))
+
+
+def without_memory_tools(decision: tc.Decision) -> tc.Decision:
+    """The decision without the memory tools; text only (the tools still listed in the prompt) when none is left."""
+    return tc.steer_away(decision, lp.MEMORY_TOOLS) or tc.Decision(allow_text=True, text_only=True)
+
+
+# A block's value that only says nothing is known yet ("Nothing known yet.", "unknown", "n/a"): a placeholder, not a
+# fact. The model appends its first note after it, and the block then reads "Nothing known yet. Ada likes tea."
+_PLACEHOLDER = re.compile(r"^\s*\(?(nothing( is)?( known| yet| here)?|unknown|not known|no information|none|n/?a|empty|tbd)\b", re.I)
+
+
+def is_placeholder(value: str) -> bool:
+    return len(value.split()) <= 6 and bool(_PLACEHOLDER.match(value))
+
+
+def over_placeholder(reply: tc.Reply, memory: dict[str, str], tool_names: set[str]) -> tc.Reply:
+    """An insert into a block that holds only a placeholder, made a replace of the placeholder (when the agent has
+    memory_replace): the note takes the placeholder's place instead of following it."""
+    call = reply.tool_call or {}
+    args = call.get("arguments") if call.get("name") == "memory_insert" else None
+    value = memory.get(args.get("label", "")) if isinstance(args, dict) else None
+    if value is None or "memory_replace" not in tool_names or not is_placeholder(value) or not args.get("new_string"):
+        return reply
+    replace = {"label": args["label"], "old_string": value.strip(), "new_string": str(args["new_string"]).strip()}
+    return tc.Reply(None, {"name": "memory_replace", "arguments": replace})
 
 
 PERSONA, HUMAN = "persona", "human"

@@ -60,14 +60,40 @@ def _call_arguments(fn: dict, labels: list[str]) -> dict:
     return {**params, "properties": kept, "required": [k for k in required if k in kept], "additionalProperties": False}
 
 
-def _call_schema(tool: dict, labels: list[str]) -> dict:
+# What a memory tool writes to `human` starts as a note about the user: the small model otherwise copies the user's
+# sentence in the first person ("I run a small bakery in Accra."), and `human` reads as a transcript, not as notes.
+# Only the grammar says so; the prompt's schemas are unchanged (its cached start stays).
+HUMAN_LABEL = "human"
+HUMAN_NOTE_START = "The user"
+NOTE_ARGUMENTS = ("new_string", "new_memory")  # memory_insert / memory_replace, memory_rethink
+
+
+def _argument_variants(fn: dict, labels: list[str]) -> list[dict]:
+    """The schemas of the arguments the model may write for one tool: for a memory tool that may name `human`
+    beside other blocks, one for the other blocks and one for `human`, whose note starts with HUMAN_NOTE_START."""
+    arguments = _call_arguments(fn, labels)
+    props = arguments["properties"]
+    note = next((k for k in NOTE_ARGUMENTS if k in props), None)
+    if fn["name"] not in MEMORY_TOOLS or HUMAN_LABEL not in labels or note is None or "label" not in props:
+        return [arguments]
+    others = [label for label in labels if label != HUMAN_LABEL]
+    length = props[note].get("maxLength", MAX_MEMORY_TEXT) - len(HUMAN_NOTE_START)
+    human_note = {k: v for k, v in props[note].items() if k != "maxLength"} | {"pattern": f"^{HUMAN_NOTE_START}[^\\n]{{1,{length}}}$"}
+    human = {**arguments, "properties": {**props, "label": {"enum": [HUMAN_LABEL]}, note: human_note}}
+    return ([{**arguments, "properties": {**props, "label": {**props["label"], "enum": others}}}] if others else []) + [human]
+
+
+def _call_schemas(tool: dict, labels: list[str]) -> list[dict]:
     fn = tool.get("function", tool)
-    return {
-        "type": "object",
-        "properties": {"name": {"const": fn["name"]}, "arguments": _call_arguments(fn, labels)},
-        "required": ["name", "arguments"],
-        "additionalProperties": False,
-    }
+    return [
+        {
+            "type": "object",
+            "properties": {"name": {"const": fn["name"]}, "arguments": arguments},
+            "required": ["name", "arguments"],
+            "additionalProperties": False,
+        }
+        for arguments in _argument_variants(fn, labels)
+    ]
 
 
 @dataclass
@@ -145,7 +171,7 @@ def grammar_for(decision: Decision) -> str | None:
     """An llguidance (Lark) grammar: plain text, or one JSON tool call that matches a tool's schema."""
     if not decision.constrained:
         return TEXT_ONLY_GRAMMAR if decision.text_only else None
-    schema = {"anyOf": [_call_schema(t, decision.labels) for t in decision.tools], "x-guidance": _COMPACT_JSON}
+    schema = {"anyOf": [s for t in decision.tools for s in _call_schemas(t, decision.labels)], "x-guidance": _COMPACT_JSON}
     call = "call: %json " + json.dumps(schema) + "\n"
     if decision.allow_text:
         # A call starts with "{"; text may not start with "{", "<" or "`" (these models otherwise write a call as
