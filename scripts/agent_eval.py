@@ -10,6 +10,13 @@ and a `human` block, plus the custom tools it names), and each turn is scored on
 - persona kept: the persona block is unchanged (no conversation asks to change it);
 - remember: after the turn, the named block holds every fact ("a|b": either) and no other block gained it;
 - mentions: the answer names every term; tool: that tool ran in the turn.
+The natural conversations (marked "natural": four to six turns the way people start: a greeting, an introduction
+in passing, an ordinary task, small talk, a correction, then a question about the user) are also scored on what
+memory became, from the server after every turn:
+- blocks kept: a greeting, small talk or a task changes no block;
+- notes, not transcript: `human` holds no question the user asked and no first-person sentence copied from the
+  user's messages, and its placeholder ("Nothing known yet.") is gone once something was saved;
+- not parroted: the answer neither repeats the user's message nor recites the persona.
 Conversations alternate between token streaming (the chat panel's path) and plain requests, so both of the
 model service's paths are exercised. Writes output/agent-eval.json and prints a table per model handle.
 Bounded: a per-request timeout and --max-minutes; agents are deleted as soon as their conversation ends.
@@ -20,6 +27,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import re
 import statistics
 import sys
 import time
@@ -59,6 +67,18 @@ ECHO_MARKERS = (
     "<memory_metadata>",
 )
 TARGETS = {"no_echo": 0.98, "right_block": 0.90, "recall": 0.90, "failed_turns": 0}
+# The natural conversations' targets (issue 27), each a share of its turns or conversations.
+NATURAL_TARGETS = {
+    "chat_kept_blocks": 0.95,  # greeting, small talk and task turns that changed no block
+    "persona_kept_conversations": 0.95,  # conversations whose persona is unchanged at the end
+    "intro_in_human": 0.90,  # introductions whose name and fact reached `human`
+    "human_without_questions": 0.95,  # turns after which `human` holds none of the user's questions
+    "recall": 0.85,  # questions about the user answered with what they said
+    "not_parroted": 0.95,  # answers that neither repeat the user's message nor recite the persona
+}
+CHAT_KINDS = ("greeting", "smalltalk", "task")  # turns that give nothing to keep
+PLACEHOLDER = "Nothing known yet."
+PARROT_WORDS = 6  # this many words in a row from the user's message or the persona is a parrot, not an answer
 
 
 # ------------------------------------------------------------------ the custom tools conversations may use
@@ -156,6 +176,68 @@ class Turn:
     mentions_ok: bool | None = None
     tool_ok: bool | None = None
     blocks_after: dict[str, str] = field(default_factory=dict)
+    natural: bool = False
+    blocks_kept: bool | None = None  # None: not a greeting, small talk or task
+    human_questions: list[str] = field(default_factory=list)  # the user's questions found in `human`
+    human_first_person: list[str] = field(default_factory=list)  # sentences of `human` copied from the user in the first person
+    placeholder_left: bool = False  # `human` still starts with the placeholder after something was added
+    parroted: str | None = None  # "user" or "persona": what the answer repeated
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
+
+
+def _copied(text: str, source: str, words: int) -> bool:
+    """`text` holds `source` whole (a short one) or a run of `words` of its words."""
+    short = " ".join(guards._WORD.findall(source.lower()))
+    if short and len(short.split()) < words:
+        return f" {short} " in f" {' '.join(guards._WORD.findall(text.lower()))} "
+    return bool(guards.ngrams(text, words) & guards.ngrams(source, words))
+
+
+def human_questions(human: str, said: list[str]) -> list[str]:
+    """The user's questions (a sentence ending in "?") that `human` holds, whole or in a run of five words."""
+    asked = [q for message in said for q in _sentences(message) if q.endswith("?") and len(q.split()) >= 2]
+    return [q for q in asked if _copied(human, q, 5)]
+
+
+_FIRST_PERSON = re.compile(r"^(i|i'm|im|i've|i'd|my|me)\b", re.IGNORECASE)
+
+
+def human_first_person(human: str, said: list[str]) -> list[str]:
+    """The sentences of `human` written as the user wrote them: first person, and a run of four of their words."""
+    return [s for s in _sentences(human) if _FIRST_PERSON.match(s) and any(_copied(s, m, 4) for m in said)]
+
+
+def _plain_words(text: str) -> list[str]:
+    return guards._WORD.findall(text.lower())
+
+
+def parroted(answer: str, user: str, persona: str) -> str | None:
+    """What the answer repeats instead of answering: the user's message (it starts with it, or is little more than
+    it), or the persona (PARROT_WORDS words of it). Restating a fact ("You run a bakery in Accra") is no parrot."""
+    said, heard = _plain_words(answer), _plain_words(user)
+    if len(heard) >= 3 and said:
+        starts = said[: min(len(heard), PARROT_WORDS)] == heard[:PARROT_WORDS]
+        little_more = len(said) <= len(heard) + 3 and _copied(answer, user, min(len(heard), PARROT_WORDS))
+        if starts or little_more:
+            return "user"
+    if persona.strip() and _copied(answer, persona, PARROT_WORDS):
+        return "persona"
+    return None
+
+
+def score_natural(turn: Turn, spec: dict, before: dict[str, str], after: dict[str, str], said: list[str]) -> None:
+    """What memory became (natural conversations): `said` is every user message so far, this one included."""
+    turn.natural = True
+    if turn.kind in CHAT_KINDS:
+        turn.blocks_kept = before == after
+    human = after.get("human", "")
+    turn.human_questions = human_questions(human, said)
+    turn.human_first_person = human_first_person(human, said)
+    turn.placeholder_left = PLACEHOLDER in human and human.strip() != PLACEHOLDER
+    turn.parroted = parroted(turn.answer, turn.user, before.get("persona", ""))
 
 
 def score(turn: Turn, spec: dict, before: dict[str, str], after: dict[str, str], references: list[str]) -> Turn:
@@ -177,6 +259,40 @@ def score(turn: Turn, spec: dict, before: dict[str, str], after: dict[str, str],
     return turn
 
 
+def summarise_natural(turns: list[Turn]) -> dict:
+    """The natural conversations' figures against NATURAL_TARGETS."""
+    natural = [t for t in turns if t.natural]
+    if not natural:
+        return {}
+    by_conversation: dict[str, list[Turn]] = {}
+    for t in natural:
+        by_conversation.setdefault(t.conversation, []).append(t)
+    intros = [t for t in natural if t.kind == "intro"]
+    recalls = [t for t in natural if t.kind == "recall"]
+    seconds = [t.seconds for t in natural if not t.error]
+    figures = {
+        "conversations": len(by_conversation),
+        "turns": len(natural),
+        "chat_kept_blocks": _ratio([bool(t.blocks_kept) for t in natural if t.blocks_kept is not None]),
+        "persona_kept_conversations": _ratio([all(t.persona_kept for t in ts) for ts in by_conversation.values()]),
+        "intro_in_human": _ratio([bool(t.remember_ok) for t in intros]),
+        "correction_in_human": _ratio([bool(t.remember_ok) for t in natural if t.kind == "correction"]),
+        "human_without_questions": _ratio([not t.human_questions for t in natural]),
+        "human_without_first_person": _ratio([not t.human_first_person for t in natural]),
+        "placeholder_replaced": _ratio([not t.placeholder_left for t in natural if t.blocks_after.get("human") != PLACEHOLDER]),
+        "recall": _ratio([bool(t.mentions_ok) for t in recalls]),
+        "not_parroted": _ratio([not t.parroted for t in natural]),
+        "no_echo": _ratio([not t.echo for t in natural]),
+        "failed_turns": sum(t.failed for t in natural),
+        "turn_p50_s": _percentile(seconds, 50),
+        "turn_p95_s": _percentile(seconds, 95),
+        "turn_max_s": max(seconds) if seconds else None,
+    }
+    met = {k: (figures[k] or 0) >= target for k, target in NATURAL_TARGETS.items()}
+    figures["meets_targets"] = {**met, "no_failed_turns": figures["failed_turns"] == 0}
+    return figures
+
+
 def _ratio(flags: list[bool]) -> float | None:
     return round(sum(flags) / len(flags), 3) if flags else None
 
@@ -188,6 +304,8 @@ def _percentile(values: list[float], q: int) -> float | None:
 
 
 def summarise(turns: list[Turn]) -> dict:
+    natural = summarise_natural(turns)
+    turns = [t for t in turns if not t.natural]
     seconds = [t.seconds for t in turns if not t.error]
     remember = [t for t in turns if t.remember_ok is not None]
     recall = [t for t in turns if t.kind == "recall"]
@@ -210,15 +328,20 @@ def summarise(turns: list[Turn]) -> dict:
         "recall": figures["recall"] is None or figures["recall"] >= TARGETS["recall"],
         "no_failed_turns": figures["failed_turns"] == 0,
     }
-    return figures
+    return {**figures, "natural": natural} if natural else figures
 
 
 # ------------------------------------------------------------------ talking to the server
 
 
-def load(only: list[str] | None = None, smoke: bool = False) -> dict:
+def load(only: list[str] | None = None, smoke: bool = False, natural: bool | None = None) -> dict:
+    """The conversations: all, or those named, or the smoke subset; `natural` True/False keeps only (or no) natural ones."""
     data = json.loads(DATA.read_text())
-    chosen = [c for c in data["conversations"] if (not only or c["id"] in only) and (not smoke or c.get("smoke"))]
+    chosen = [
+        c
+        for c in data["conversations"]
+        if (not only or c["id"] in only) and (not smoke or c.get("smoke")) and (natural is None or bool(c.get("natural")) == natural)
+    ]
     if only and len(chosen) != len(only):
         missing = set(only) - {c["id"] for c in chosen}
         raise SystemExit(f"no such conversation in {DATA.name}: {', '.join(sorted(missing))}")
@@ -277,7 +400,7 @@ def run_conversation(letta, conversation: dict, defaults: dict, model: str, embe
         tool_ids=tool_ids or None,
         tags=[TAG],
     )
-    turns = []
+    turns, said = [], []
     try:
         for index, spec in enumerate(conversation["turns"]):
             kind = spec.get("kind") or ("remember" if "remember" in spec else "chat")
@@ -292,6 +415,9 @@ def run_conversation(letta, conversation: dict, defaults: dict, model: str, embe
             turn.seconds = round(time.monotonic() - start, 1)
             after = _blocks(letta, agent.id)
             turns.append(score(turn, spec, before, after, [instructions_of(system, before), service_instructions()]))
+            said.append(spec["user"])
+            if conversation.get("natural"):
+                score_natural(turn, spec, before, after, said)
     finally:
         delete_agents(letta, [agent])
     return turns
@@ -309,7 +435,10 @@ def evaluate(model: str, embedding: str, data: dict, deadline: float | None = No
         for t in got:
             flags = [k for k, bad in (("ECHO", t.echo), ("FAILED", t.failed), ("persona changed", not t.persona_kept),
                      ("wrong block " + str(t.wrong_block), t.wrong_block), ("not remembered", t.remember_ok is False),
-                     ("off topic", t.mentions_ok is False), ("tool not used", t.tool_ok is False)) if bad]  # fmt: skip
+                     ("off topic", t.mentions_ok is False), ("tool not used", t.tool_ok is False),
+                     ("a block changed", t.blocks_kept is False), ("question in human", t.human_questions),
+                     ("transcript in human", t.human_first_person), ("placeholder left", t.placeholder_left),
+                     (f"parroted the {t.parroted}", t.parroted)) if bad]  # fmt: skip
             log(f"  {t.conversation}#{t.index} {t.seconds:5.1f}s {'ok' if not flags else ', '.join(flags)}")
         turns += got
     return {"model": model, "embedding": embedding, "summary": summarise(turns), "turns": [asdict(t) for t in turns]}
@@ -329,27 +458,50 @@ def table(results: list[dict]) -> str:
     return "\n".join(rows)
 
 
+def natural_table(results: list[dict]) -> str:
+    """The natural conversations' figures, one row per model handle, each against its target."""
+    names = list(NATURAL_TARGETS)
+    rows = ["| model | conversations | " + " | ".join(names) + " | failed | p50 s | p95 s |", "|---" * (len(names) + 5) + "|"]
+    for r in results:
+        s = r["summary"].get("natural")
+        if s:
+            cells = [f"{s[k]:.0%}" if s[k] is not None else "n/a" for k in names]
+            tail = f" | {s['failed_turns']} | {s['turn_p50_s']} | {s['turn_p95_s']} |"
+            rows.append(f"| {r['model']} | {s['conversations']} | " + " | ".join(cells) + tail)
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Score fresh agents in scripted conversations on the real stack.")
     parser.add_argument("--model", action="append", help="a model handle (repeat to compare; default: LETTA_MODEL)")
     parser.add_argument("--embedding", help="embedding handle (default: LETTA_EMBEDDING)")
     parser.add_argument("--only", nargs="*", help="conversation ids")
     parser.add_argument("--smoke", action="store_true", help="only the conversations marked smoke")
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--natural", dest="natural", action="store_const", const=True, help="only the natural conversations")
+    chosen.add_argument("--scripted", dest="natural", action="store_const", const=False, help="only the scripted ones")
     parser.add_argument("--max-minutes", type=float, default=60, help="stop starting conversations after this")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     cfg = settings()
-    data = load(args.only, args.smoke)
+    data = load(args.only, args.smoke, args.natural)
     deadline = time.monotonic() + args.max_minutes * 60
     results = []
     for model in args.model or [cfg.model]:
         print(f"{model}: {len(data['conversations'])} conversations")
         results.append(evaluate(model, args.embedding or cfg.embedding, data, deadline))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "targets": TARGETS, "results": results}
+    report = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "targets": TARGETS,
+        "natural_targets": NATURAL_TARGETS,
+        "results": results,
+    }
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps([{"model": r["model"], **r["summary"]} for r in results], indent=1))
     print(table(results))
+    if any(r["summary"].get("natural") for r in results):
+        print(natural_table(results))
     return 0
 
 

@@ -1,7 +1,9 @@
 """The smoke subset of the agent behaviour evaluation (scripts/agent_eval.py): fresh agents, real server, real
-model. It fails on what a learner must never see: an answer that repeats the prompt, or a turn that fails.
-Memory placement and recall are measured by the full evaluation (`make eval`), not asserted here: they are
-model behaviour, and the course runs with other models too."""
+model. It fails on what a learner must never see: an answer that repeats the prompt, a turn that fails, and, in
+the natural conversations (a greeting, an introduction in passing, a task, a question about the user), the
+systematic memory failures measured before the model service's guards: small talk rewriting the persona, and the
+user's questions copied into `human`. Recall and where each fact went are measured by the full evaluation
+(`make eval`), not asserted here: they are model behaviour, and the course runs with other models too."""
 
 import pytest
 
@@ -35,3 +37,22 @@ def test_no_turn_fails(smoke):
 def test_every_smoke_conversation_ran_and_its_agents_are_gone(smoke, letta):
     assert smoke["summary"]["conversations"] == len(agent_eval.load(smoke=True)["conversations"])
     assert not letta.agents.list(tags=[agent_eval.TAG], limit=10).items
+
+
+def test_small_talk_leaves_the_persona_as_it_was(smoke):
+    changed = [
+        f"{t['conversation']}#{t['index']} ({t['user']!r}): {t['blocks_after'].get('persona')!r}"
+        for t in smoke["turns"]
+        if t["natural"] and not t["persona_kept"]
+    ]
+    assert not changed
+
+
+def test_human_holds_no_question_the_user_asked(smoke):
+    copied = [f"{t['conversation']}#{t['index']}: {t['human_questions']}" for t in smoke["turns"] if t["human_questions"]]
+    assert not copied
+
+
+def test_the_smoke_subset_has_natural_conversations(smoke):
+    natural = smoke["summary"]["natural"]
+    assert natural["conversations"] >= 2 and {t["kind"] for t in smoke["turns"] if t["natural"]} >= {"greeting", "intro", "task", "recall"}
