@@ -303,22 +303,24 @@ def _percentile(values: list[float], q: int) -> float | None:
     return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 1)
 
 
-def summarise(turns: list[Turn]) -> dict:
-    natural = summarise_natural(turns)
-    turns = [t for t in turns if not t.natural]
-    seconds = [t.seconds for t in turns if not t.error]
+def summarise(every: list[Turn]) -> dict:
+    """Every turn's count, echo, failures and times; the scripted conversations' memory figures; the natural
+    conversations' figures under "natural"."""
+    natural = summarise_natural(every)
+    turns = [t for t in every if not t.natural]
+    seconds = [t.seconds for t in every if not t.error]
     remember = [t for t in turns if t.remember_ok is not None]
     recall = [t for t in turns if t.kind == "recall"]
     figures = {
-        "turns": len(turns),
-        "conversations": len({t.conversation for t in turns}),
-        "no_echo": _ratio([not t.echo for t in turns]),
+        "turns": len(every),
+        "conversations": len({t.conversation for t in every}),
+        "no_echo": _ratio([not t.echo for t in every]),
         "right_block": _ratio([bool(t.remember_ok) and not t.wrong_block for t in remember]),
         "recall": _ratio([bool(t.mentions_ok) for t in recall]),
         "answers_on_topic": _ratio([bool(t.mentions_ok) for t in turns if t.mentions_ok is not None]),
         "tool_used": _ratio([bool(t.tool_ok) for t in turns if t.tool_ok is not None]),
         "persona_kept": _ratio([t.persona_kept for t in turns]),
-        "failed_turns": sum(t.failed for t in turns),
+        "failed_turns": sum(t.failed for t in every),
         "turn_p50_s": _percentile(seconds, 50),
         "turn_p95_s": _percentile(seconds, 95),
     }

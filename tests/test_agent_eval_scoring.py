@@ -65,3 +65,11 @@ def test_the_summary_scores_conversations_and_turns_against_the_targets():
     assert figures["conversations"] == 2 and figures["turns"] == 3
     assert figures["chat_kept_blocks"] == 0.5 and figures["persona_kept_conversations"] == 0.5 and figures["recall"] == 1.0
     assert figures["meets_targets"]["chat_kept_blocks"] is False and figures["meets_targets"]["recall"] is True
+
+
+def test_the_summary_counts_every_conversation_and_keeps_the_natural_figures_apart():
+    before = {"persona": "p", "human": ev.PLACEHOLDER}
+    scripted = ev.score(ev.Turn("s", 0, "chat", "hi", False, answer="Hello!", stop_reason="end_turn"), {}, before, dict(before), [])
+    natural = _turn("greeting", before, dict(before))  # scored as a natural turn too
+    figures = ev.summarise([scripted, natural])
+    assert figures["conversations"] == 2 and figures["turns"] == 2 and figures["natural"]["conversations"] == 1
