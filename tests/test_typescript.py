@@ -40,18 +40,25 @@ def test_there_is_a_typescript_lesson():
     assert LESSONS, "no notebooks/typescript/tsNN_*.ipynb"
 
 
-@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
-def test_a_typescript_lesson_type_checks_and_keeps_the_course_shape(path, tmp_path):
+def _frame(path: Path) -> tuple:
+    """A notebook of the track, lesson or deep dive: its kernel, no committed outputs, the parameters cell first and
+    clean-up last. Returns the notebook and its code cells."""
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert nb.metadata.kernelspec.name == tk.NAME
     assert all(not c.outputs and c.execution_count is None for c in code), "committed with outputs"
     assert "parameters" in code[0].metadata.get("tags", []), "the first code cell is the parameters cell"
+    assert "cleanup()" in code[-1].source, "the last cell deletes what the notebook made"
+    return nb, code
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_a_typescript_lesson_type_checks_and_keeps_the_course_shape(path, tmp_path):
+    nb, code = _frame(path)
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     for heading in ("## Exercise", "## Stretch exercise", "## Recap", "## Troubleshooting", "## Clean up"):
         assert f"\n{heading}" in f"\n{text}", f"no {heading}"
     assert "**Where next:**" in text, "the recap says where to go next"
-    assert "cleanup()" in code[-1].source, "the last cell deletes what the lesson made"
     checked = _type_check([c.source for c in code], tmp_path)
     assert checked.returncode == 0, checked.stderr[-3000:]
 
@@ -64,12 +71,7 @@ def test_there_is_a_deep_dive_for_ts02_and_ts03():
 def test_a_typescript_deep_dive_type_checks_and_links_its_lesson(path, tmp_path):
     # A deep dive keeps a lesson's frame (parameters first, clean-up last, committed without outputs), needs no
     # exercise, links back to its lesson, and its lesson links to it; its imports are `../progress.ts` and the like.
-    nb = nbformat.read(path, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert nb.metadata.kernelspec.name == tk.NAME
-    assert all(not c.outputs and c.execution_count is None for c in code), "committed with outputs"
-    assert "parameters" in code[0].metadata.get("tags", []), "the first code cell is the parameters cell"
-    assert "cleanup()" in code[-1].source, "the last cell deletes what the deep dive made"
+    nb, code = _frame(path)
     assert path.stem not in {lesson.stem for lesson in LESSONS}
     (lesson,) = [p for p in LESSONS if p.stem[:4] == path.stem[:4]]
     assert f"](../{lesson.name})" in nb.cells[0].source, "the title cell links back to its lesson"
