@@ -90,3 +90,24 @@ def test_a_deep_dive_is_linked_from_its_lesson_and_back(path):
     assert f"../{lesson.name}" in markdown, f"no link back to {lesson.name}"
     lesson_text = "\n".join(c.source for c in nbformat.read(lesson, as_version=4).cells if c.cell_type == "markdown")
     assert f"deep_dives/{path.name}" in lesson_text, f"{lesson.name} does not link to this deep dive"
+
+
+ALL_NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.stem)
+def test_headings_go_down_one_level_at_a_time(path):
+    """The site's builder (MyST) warns on a jump such as H1 to H3, and the site test fails on any warning; this
+    finds it in a second instead of after the whole course has run."""
+    previous = 0
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "markdown":
+            continue
+        fenced = False
+        for line in cell.source.splitlines():
+            fenced ^= line.startswith("```")
+            heading = None if fenced else re.match(r"(#+) ", line)
+            if heading:
+                level = len(heading.group(1))
+                assert level <= previous + 1, f"{line!r} comes after an H{previous}"
+                previous = level
