@@ -267,7 +267,7 @@ def test_a_fresh_agents_first_turn_is_not_offered_the_history_search():
     assert tc.decide([SEARCH], "required", [], history=False).tools == [SEARCH]  # a required call is the caller's choice
 
 
-def test_after_a_memory_edit_succeeded_this_turn_the_memory_tools_are_not_offered_again():
+def test_after_a_memory_edit_succeeded_this_turn_neither_memory_tools_nor_the_search_are_offered_again():
     def call(name, call_id):
         tool_call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": "{}"}}
         return {"role": "assistant", "content": None, "tool_calls": [tool_call]}
@@ -280,8 +280,8 @@ def test_after_a_memory_edit_succeeded_this_turn_the_memory_tools_are_not_offere
     saved = [*failed, call("memory_insert", "b"), returned("b", "OK")]
     next_turn = [*saved, {"role": "assistant", "content": "Noted!"}, {"role": "user", "content": "I also play chess."}]
     assert [lp.memory_saved_this_turn(m) for m in (failed, saved, next_turn)] == [False, True, False]
-    offered = tc.decide([MEMORY_INSERT, WEATHER], "auto", [], memory_saved=True).tools
-    assert [t["function"]["name"] for t in offered] == ["get_weather"]
+    offered = tc.decide([MEMORY_INSERT, SEARCH, WEATHER], "auto", [], memory_saved=True).tools
+    assert [t["function"]["name"] for t in offered] == ["get_weather"]  # nor the search for what was just saved
     assert tc.grammar_for(tc.decide([MEMORY_INSERT], "auto", [], memory_saved=True)) == tc.TEXT_ONLY_GRAMMAR  # text
 
 

@@ -172,3 +172,60 @@ def test_the_echo_watch_sends_no_word_of_a_parrot():
     watch = guards.EchoWatch(copied, guards.opening("What do you know about me?"))
     answer = "You told me your name is Ada and that you run a bakery in Accra."
     assert "".join(watch.feed(w + " ") for w in answer.split()) + watch.finish() == answer + " " and not watch.parrot
+
+
+def test_a_missed_note_is_looked_for_only_on_a_message_that_tells_about_the_user():
+    told = ["I'm Rafael, I drive a city bus in Lisbon.", "Hi! Call me Jonas.", "Oh, and I prefer Rafi, not Rafael."]
+    not_told = ["Hello! What can you do?", "What do you know about me?", "Thanks, that's helpful!", "Which instrument do I play?"]
+    assert [t for t in told if not guards.tells_about_self(t)] == []
+    assert [t for t in not_told if guards.tells_about_self(t)] == []
+
+
+def test_a_missed_note_is_kept_only_if_it_keeps_the_users_words():
+    # notes the model wrote for the evaluation's messages (greedy, the note question of guards.py)
+    kept = {
+        "I'm Rafael, I drive a city bus in Lisbon.": "The user is Rafael and drives a city bus in Lisbon.",
+        "Hello, I'm Bilal. I play the cello in a community orchestra.": "The user is Bilal, who plays the cello in an orchestra.",
+        "Hi! Call me Jonas. I'm learning to play the banjo.": "The user is named Jonas.",
+    }
+    dropped = {
+        "What do you know about me?": "The user is named John Doe.",  # invented
+        "Give me three tips for sleeping better.": "The user wants tips for sleeping better.",  # a request retold
+        "Tell me a short joke.": "The user is named John.",
+        "Hello!": "nothing",
+    }
+    assert {text: guards.kept_note(note, text) for text, note in kept.items()} == kept
+    assert {text: guards.kept_note(note, text) for text, note in dropped.items()} == dict.fromkeys(dropped)
+
+
+def test_a_kept_note_is_written_with_the_tool_the_agent_has():
+    note = "The user is Jonas."
+    insert = guards.note_call(note, {"memory_insert", "memory_replace"})
+    assert insert.tool_call == {"name": "memory_insert", "arguments": {"label": "human", "new_string": note}}
+    append = guards.note_call(note, {"core_memory_append", "core_memory_replace"})
+    assert append.tool_call == {"name": "core_memory_append", "arguments": {"label": "human", "content": note}}
+    assert guards.note_call(note, {"memory_replace", "send_email"}) is None
+
+
+def test_a_question_about_the_user_gets_their_human_block_restated_next_to_it():
+    asks = ["What do you know about me?", "Which instrument do I play?", "So, what's my name?", "Do you remember my name?"]
+    assert [t for t in asks if not guards.asks_about_self(t)] == []
+    others = ["How are you today?", "What can you do?", "I'm Ada.", "What did I just ask you?", "How many days do I have to ask?"]
+    assert [t for t in others if guards.asks_about_self(t)] == []
+    assert "The user is Ada." in guards.memory_reminder("The user is Ada.")
+    assert guards.memory_reminder("Nothing known yet.") is None and guards.memory_reminder("  ") is None
+
+
+def test_the_reminder_is_kept_for_a_question_about_the_user_that_the_model_answers_in_text():
+    from stack.local_model import chat
+
+    def plan(question):
+        return chat.Plan.of({"messages": [SYSTEM, {"role": "user", "content": question}], "tools": [INSERT]}, ct.QWEN25)
+
+    ada = "The user is called Ada and she loves green tea very much indeed, every single morning."  # SYSTEM's human
+    asked = plan("What do you know about me?")
+    assert asked.reminder == guards.memory_reminder(ada) and asked.looks_first
+    assert plan("How are you today?").reminder is None
+    reminded = chat.with_system_line(asked.prompt, ct.QWEN25, asked.reminder)
+    assert reminded.startswith(asked.prompt.removesuffix(chat.ASSISTANT_START))  # the cached prompt, then one line
+    assert reminded.endswith(ct.QWEN25.turn("system", asked.reminder) + chat.ASSISTANT_START)

@@ -25,6 +25,14 @@ LOST_THREAD = "Sorry, I lost my thread there. Could you say that again?"
 PARROT_NUDGE = "Do not repeat the user's message. Answer it, in your own words."
 
 
+ASSISTANT_START = "<|im_start|>assistant\n"
+
+
+def with_system_line(prompt: str, template: ChatML, line: str) -> str:
+    """The prompt with one system line more just before the answer: the cached start is kept."""
+    return prompt.removesuffix(ASSISTANT_START) + template.turn("system", line) + ASSISTANT_START
+
+
 @dataclass
 class Plan:
     """What one request may produce, and what the guards need to check it."""
@@ -37,6 +45,7 @@ class Plan:
     copied: set[tuple[str, ...]]  # word runs of the instructions, which an answer must not repeat
     template: ChatML
     start: tuple[str, ...] = ()  # the user's opening words, which an answer must not start with
+    reminder: str | None = None  # a question about the user: their `human` block, restated if the model answers in text
 
     @classmethod
     def of(cls, body: dict, template: ChatML) -> Plan:
@@ -48,8 +57,30 @@ class Plan:
         listed = tools if decision.constrained or decision.text_only else None  # text_only: the cached start stays
         prompt = template.render(messages, listed, body.get("x_stable_prefix", True))
         memory = lp.memory_values(messages)
+        user_text = guards.last_user_text(messages)
+        asks = not previous and decision.allow_text and guards.asks_about_self(user_text)
+        reminder = guards.memory_reminder(memory.get(guards.HUMAN, "")) if asks else None
         copied = guards.instructions(messages, tools, memory, template)
-        return cls(decision, prompt, previous, memory, messages, copied, template, guards.opening(guards.last_user_text(messages)))
+        return cls(decision, prompt, previous, memory, messages, copied, template, guards.opening(user_text), reminder)
+
+    @property
+    def looks_first(self) -> bool:
+        """Whether an answer in text waits for a second look before its first word is sent: a missed note, or a
+        question about the user that is answered again with the reminder."""
+        return self.may_note or self.reminder is not None
+
+    @property
+    def may_note(self) -> bool:
+        """The first step of a turn whose message tells something in the first person, with a tool that can add a
+        note to `human`: if the model answers it in text, the missed-note check runs first (guards.py)."""
+        d = self.decision
+        return (
+            d.allow_text
+            and not self.previous
+            and guards.HUMAN in d.labels
+            and bool(guards.NOTE_TOOLS & d.tool_names)
+            and guards.tells_about_self(guards.last_user_text(self.messages))
+        )
 
     def is_loop(self, reply: tc.Reply) -> bool:
         return tc.is_repeat(reply, self.previous, self.memory)
@@ -106,11 +137,21 @@ class Turn:
         narrower = guards.without_memory_tools(self.plan.decision)
         return tc.reply_for(await self._ask(self.plan.prompt, tc.grammar_for(narrower), "memory: not in the message, again"), narrower)
 
+    async def _missed_note(self) -> tc.Reply | None:
+        """The model chose to answer in text: the note its user's message gives, as a write to `human`, if the side
+        question finds one that keeps the message's words; else None (the answer in text goes ahead)."""
+        user_text = guards.last_user_text(self.plan.messages)
+        question, purpose = guards.note_question(user_text), "note: what the message tells"
+        note = (await self._ask(question, guards.NOTE_GRAMMAR, purpose, n_predict=60, id_slot=SIDE_SLOT)).strip()
+        kept = guards.kept_note(note, user_text)
+        LOG.info(json.dumps({"guard": "missed note", "note": note[:120], "kept": kept is not None}))
+        call = guards.note_call(kept, self.plan.decision.tool_names) if kept else None
+        return guards.over_placeholder(call, self.plan.memory, self.plan.decision.tool_names) if call else None
+
     async def _instead_of_parrot(self, parroted: str) -> str:
         """An answer that repeated the user's message, asked again from the same (cached) prompt with one line more;
         if it repeats it again, what it adds after the repeat, or the lost-thread line."""
-        nudge = self.plan.template.turn("system", PARROT_NUDGE) + "<|im_start|>assistant\n"
-        prompt = self.plan.prompt.removesuffix("<|im_start|>assistant\n") + nudge
+        prompt = with_system_line(self.plan.prompt, self.plan.template, PARROT_NUDGE)
         again = (await self._ask(prompt, tc.TEXT_ONLY_GRAMMAR, "parrot: answer again")).strip()
         if not guards.parrots(again, self.plan.start):
             return guards.without_echo(again, self.plan.copied) or LOST_THREAD
@@ -140,11 +181,12 @@ class Turn:
             return tc.Reply(await self._answer_again(reply.content or ""), None)
         return reply
 
-    async def run(self, send: Callable[[str], Awaitable[None]] | None = None) -> tc.Reply:
+    async def run(self, send: Callable[[str], Awaitable[None]] | None = None, look_first: bool = True) -> tc.Reply:
         """Generate the reply: text goes to `send` (a stream's) as it becomes safe; the reply is returned once
         complete, its content exactly the text sent (a call is the caller's to send)."""
         plan = self.plan
-        text, streaming_text, sent = "", False, []
+        look_first = look_first and plan.looks_first
+        text, streaming_text, sent, chose_text = "", False, [], False
         watch = guards.EchoWatch(plan.copied, plan.start)
 
         async def out(piece: str) -> None:
@@ -158,6 +200,9 @@ class Turn:
                 piece = event.get("content", "")
                 text += piece
                 if not streaming_text and text.strip() and not text.lstrip().startswith("{"):
+                    if look_first:  # nothing sent yet: stop here, and look first
+                        chose_text = True
+                        break
                     streaming_text = True
                     piece = text.lstrip()
                 if streaming_text and piece and (safe := watch.feed(piece)):
@@ -169,6 +214,14 @@ class Turn:
                 if watch.echo_at is not None:  # it started copying its prompt: stop generating (leaving cancels it)
                     LOG.info(json.dumps({"generation": "reply", "stopped": "echo"}))
                     break
+        if chose_text:
+            if plan.may_note and (note := await self._missed_note()):
+                return note
+            if plan.reminder:
+                plan.prompt = with_system_line(plan.prompt, plan.template, plan.reminder)
+                LOG.info(json.dumps({"guard": "memory reminder"}))
+            # the prompt stays cached in the agents' slot: answering again costs the answer (and the reminder line)
+            return await self.run(send, look_first=False)
         if streaming_text:
             if watch.echo_at is None:
                 if rest := watch.finish():

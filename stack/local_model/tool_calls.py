@@ -131,8 +131,9 @@ def decide(
 ) -> Decision:
     """Honour tool_choice ("none", "auto", "required", or a named function) and the per-turn call budget. In
     "auto": with no history yet, the tools that search it are not offered; once a memory edit succeeded this
-    turn, the memory tools are not offered again (small models then save the same fact twice, reworded, so the
-    loop guard's exact match misses it)."""
+    turn, neither the memory tools (small models then save the same fact twice, reworded, so the loop guard's exact
+    match misses it) nor the search (after a save it searched the history for the fact just saved, found other
+    turns, and answered "I don't have enough information")."""
     tools, labels = tools or [], labels or []
     if not tools or tool_choice == "none":
         return Decision(allow_text=True)
@@ -148,7 +149,7 @@ def decide(
         return (steer_away(forced, {name for name, _ in previous_calls}) or forced) if spent else forced
     if spent:
         return Decision(allow_text=True, text_only=True)
-    unwanted = (set() if history else NEEDS_HISTORY) | (MEMORY_TOOLS if memory_saved else set())
+    unwanted = (NEEDS_HISTORY if memory_saved or not history else set()) | (MEMORY_TOOLS if memory_saved else set())
     decision = Decision(allow_text=True, tools=tools, labels=labels)
     return (steer_away(decision, unwanted) or Decision(allow_text=True, text_only=True)) if unwanted else decision
 
