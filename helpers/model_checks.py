@@ -18,7 +18,7 @@ import os
 from helpers import turn_log
 
 MODEL_LOG = "COURSE_MODEL_LOG"
-ELSEWHERE = "A hosted model (LETTA_MODEL=openai/gpt-4.1-mini with an OpenAI key, see lesson 00) does this reliably."
+ELSEWHERE = "A hosted model (LETTA_MODEL=openai/gpt-4.1-mini with an OpenAI key: lesson 00's Troubleshooting) does this reliably."
 
 
 class ModelChoseOtherwise(AssertionError):
