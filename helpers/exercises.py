@@ -382,7 +382,7 @@ def check_answers_for(answers_for, *, letta: Letta, lesson: Lesson):
         refused = attempt("answers_for", answers_for, requests, {})
         approvals = refused.get("approvals", []) if isinstance(refused, dict) else []
         if not (isinstance(refused, dict) and refused.get("type") == "approval" and len(approvals) == len(requests)):
-            raise NotYet(f'answers_for returned {_short(refused)}: return {{"type": "approval", "approvals": [one answer per request]}}.')
+            raise NotYet(f'answers_for returned {_short(refused)}: return {{"type": "approval", "approvals": [one answer per call]}}.')
         if any(a.get("approve") is not False or not a.get("reason") for a in approvals):
             yield 'a call to a tool you do not run must be refused: {"type": "approval", "approve": False, "reason": ...}.'
         listing = "notes.txt\nplan.pdf"
