@@ -45,6 +45,7 @@ class Plan:
     copied: set[tuple[str, ...]]  # word runs of the instructions, which an answer must not repeat
     template: ChatML
     start: tuple[str, ...] = ()  # the user's opening words, which an answer must not start with
+    user_text: str = ""  # the user's last message
     reminder: str | None = None  # a question about the user: their `human` block, restated if the model answers in text
 
     @classmethod
@@ -61,7 +62,7 @@ class Plan:
         asks = not previous and decision.allow_text and guards.asks_about_self(user_text)
         reminder = guards.memory_reminder(memory.get(guards.HUMAN, "")) if asks else None
         copied = guards.instructions(messages, tools, memory, template)
-        return cls(decision, prompt, previous, memory, messages, copied, template, guards.opening(user_text), reminder)
+        return cls(decision, prompt, previous, memory, messages, copied, template, guards.opening(user_text), user_text, reminder)
 
     @property
     def looks_first(self) -> bool:
@@ -79,7 +80,7 @@ class Plan:
             and not self.previous
             and guards.HUMAN in d.labels
             and bool(guards.NOTE_TOOLS & d.tool_names)
-            and guards.tells_about_self(guards.last_user_text(self.messages))
+            and guards.tells_about_self(self.user_text)
         )
 
     def is_loop(self, reply: tc.Reply) -> bool:
@@ -125,7 +126,7 @@ class Turn:
             return reply
         # Asked only for `persona`: a sleeptime agent's `memory_persona` holds its own instructions, never facts.
         if reply.tool_call["arguments"]["label"] == guards.PERSONA:
-            question = guards.persona_question(guards.last_user_text(plan.messages), guards.note_of(reply))
+            question = guards.persona_question(plan.user_text, guards.note_of(reply))
             verdict = await self._ask(question, guards.PERSONA_GRAMMAR, "persona question", n_predict=2, id_slot=SIDE_SLOT)
             if verdict.strip() != "user":
                 return reply
@@ -140,7 +141,7 @@ class Turn:
     async def _missed_note(self) -> tc.Reply | None:
         """The model chose to answer in text: the note its user's message gives, as a write to `human`, if the side
         question finds one that keeps the message's words; else None (the answer in text goes ahead)."""
-        user_text = guards.last_user_text(self.plan.messages)
+        user_text = self.plan.user_text
         question, purpose = guards.note_question(user_text), "note: what the message tells"
         note = (await self._ask(question, guards.NOTE_GRAMMAR, purpose, n_predict=60, id_slot=SIDE_SLOT)).strip()
         kept = guards.kept_note(note, user_text)
@@ -170,7 +171,7 @@ class Turn:
         back whole may become. A text reply is never empty: that would end the turn with nothing."""
         if self.plan.is_loop(reply) and (instead := await self._instead_of_loop(reply)):
             reply = instead
-        if self.plan.decision.allow_text and guards.ungrounded_write(reply, guards.last_user_text(self.plan.messages)):
+        if self.plan.decision.allow_text and guards.ungrounded_write(reply, self.plan.user_text):
             reply = await self._without_memory_tools()
         if reply.tool_call:
             checked = await self._persona_checked(reply)

@@ -232,10 +232,13 @@ HUMAN_NOTE = tc.HUMAN_NOTE_START
 _REQUEST = re.compile(r"^The user (wants|would like|asks|asked|is asking|needs|is looking for|requests|is requesting)\b")
 
 
+def _sentences(text: str) -> list[str]:
+    return re.split(r"(?<=[.!?])\s+", text.strip())
+
+
 def tells_about_self(user_text: str) -> bool:
     """A sentence in the first person that is not a question ("I'm Rafael, I drive a bus", "call me Pip")."""
-    sentences = re.split(r"(?<=[.!?])\s+", user_text.strip())
-    return any(_FIRST_PERSON.search(s) and not s.rstrip().endswith("?") for s in sentences)
+    return any(_FIRST_PERSON.search(s) and not s.rstrip().endswith("?") for s in _sentences(user_text))
 
 
 # What the user asks about themselves: "about me", "what's my job?", "which instrument do I play?", "what should you
@@ -245,8 +248,7 @@ _ABOUT_ME = re.compile(r"\babout (me|myself)\b|\bcall me\b|\bremember (me|my)\b|
 
 def asks_about_self(user_text: str) -> bool:
     """A question about the user ("What do you know about me?", "Which instrument do I play?")."""
-    sentences = re.split(r"(?<=[.!?])\s+", user_text.strip())
-    return any(_ABOUT_ME.search(s) and s.rstrip().endswith("?") for s in sentences)
+    return any(_ABOUT_ME.search(s) and s.rstrip().endswith("?") for s in _sentences(user_text))
 
 
 def memory_reminder(human: str) -> str | None:
