@@ -402,10 +402,11 @@ def check_answers_for(answers_for, *, letta: Letta, lesson: Lesson):
 # 05 · multi-user
 
 
-@_check("agent_for_user finds a user's agent, and creates one only for a new user")
+@_check("agent_for_user finds a user's agent, creates one only for a new user, and writes a lost directory row back")
 def check_agent_for_user(
     agent_for_user, *, letta: Letta, directory: UserDirectory, new_user: tuple[str, str], existing_user: tuple[str, str]
 ):
+    """Calls it for a user with an agent, twice for a new user, then once more after deleting the new user's row."""
     known = directory.get(existing_user[0])
     again = attempt("agent_for_user", agent_for_user, *existing_user)
     if getattr(again, "id", None) != known.agent_id:
@@ -417,12 +418,23 @@ def check_agent_for_user(
     second = attempt("agent_for_user", agent_for_user, *new_user)
     if getattr(second, "id", None) != first.id:
         yield f"a second call for {user_id!r} returned {_short(getattr(second, 'id', second))}, not the same agent: find before creating."
+    else:
+        directory.forget(user_id)  # a lost row, as after a rebuilt directory: the tag still finds the agent
+        third = attempt("agent_for_user", agent_for_user, *new_user)
+        if getattr(third, "id", None) != first.id:
+            got = _short(getattr(third, "id", third))
+            yield f"with {user_id!r}'s directory row gone it returned {got}: find_user_agent still finds the agent by its tag."
     count = len(letta.agents.list(tags=[tag], limit=10).items)
     if count != 1:
         yield f"{count} agents carry the tag {tag!r}: there should be exactly one."
     record = directory.get(user_id)
-    if record is None or record.agent_id != first.id:
-        yield f"the directory has no row linking {user_id!r} to its agent: save it (create_agent_for_user does)."
+    if record is None:
+        yield (
+            f"the directory has no row for {user_id!r}: when find_user_agent finds the agent by its tag alone, "
+            "write the row back with directory.save(user_id, agent.id)."
+        )
+    elif record.agent_id != first.id:
+        yield f"the directory links {user_id!r} to {record.agent_id}, not to its first agent {first.id}."
 
 
 @_check("forget_user removes the user's agent, its memory and its directory row, and leaves everyone else alone")
@@ -695,7 +707,7 @@ def check_clone_agent(clone_agent, *, letta: Letta, agent_id: str, new_name: str
         raise NotYet(f"the server has no agent {clone_id!r}: return the id import_file gave the new agent.") from None
     original = letta.agents.retrieve(agent_id, include=["agent.tools"])
     if clone.name != new_name:
-        yield f"the clone is named {clone.name!r}, not {new_name!r}: pass override_name= to import_file."
+        yield f"the clone is named {clone.name!r}, not {new_name!r}: pass name= to import_file."
     blocks = [{b.label: b.value for b in letta.agents.blocks.list(a).items} for a in (agent_id, clone_id)]
     if blocks[0] != blocks[1]:
         yield "the clone's memory blocks differ from the original's: import the exported file as it is."
@@ -710,9 +722,9 @@ def check_clone_agent(clone_agent, *, letta: Letta, agent_id: str, new_name: str
         yield "the clone's passages lost their tags or dates: pass tags= and created_at= from each passage to passages.create."
 
 
-@_check("share_agent writes a file another server can import, without the history or the secrets' values")
+@_check("share_agent writes a file another server can import: no history, no secret's value, a blank human block")
 def check_share_agent(share_agent, *, letta: Letta, lesson: Lesson, folder: Path):
-    """Shares a fresh agent that has a secret and a history; reads the file, then imports it back."""
+    """Shares a fresh agent that has a secret, a history and a human block; reads the file, then imports it back."""
     agent = lesson.create_agent(
         "stretch-shared",
         include_base_tools=False,
@@ -734,9 +746,15 @@ def check_share_agent(share_agent, *, letta: Letta, lesson: Lesson, folder: Path
             yield f"the file carries {len(exported['messages'])} messages of the agent's history: export with scrub_messages=True."
         if "stretch-s3cret" in text:
             yield "the secret's value is in the file."
+        humans = [b.get("value") for b in document.get("blocks") or [] if b.get("label") == "human"]
+        still_said = [value for value in humans if value]
+        if not humans:
+            yield 'the file has no human block: keep it, with the value "", so the copy can learn about its new user.'
+        elif still_said:
+            yield f'the human block still says {_short(still_said[0])}: set its value to "" in the JSON before you write the file.'
         try:
             with path.open("rb") as f:
-                imported = letta.agents.import_file(file=(path.name, f, "application/json"), override_name=lesson.name("stretch-import"))
+                imported = letta.agents.import_file(file=(path.name, f, "application/json"), name=lesson.name("stretch-import"))
         except APIStatusError as err:
             raise NotYet(f"the server cannot import {path.name} ({_error(err)}).") from None
         for agent_id in imported.agent_ids:

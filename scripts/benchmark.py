@@ -43,7 +43,7 @@ from helpers import turn_log  # noqa: E402
 from helpers.settings import settings  # noqa: E402
 from runner.execute import NOTEBOOKS, run_lesson, turn_log_of  # noqa: E402
 from runner.execute import lessons as runner_lessons  # noqa: E402
-from scripts import agent_eval  # noqa: E402
+from scripts import agent_eval, prompt_accounting  # noqa: E402
 from stack import parts, warm_up  # noqa: E402
 from stack.second_server import second_server  # noqa: E402
 
@@ -285,6 +285,7 @@ def bench_lessons(names: list[str] | None) -> dict:
     """Each lesson run by the course runner (papermill), with its agent turns' latency from the turn log."""
     out_dir = OUT / "benchmark"
     lessons, every_turn = {}, []
+    log_start = len(prompt_accounting.log_lines())
     # The TypeScript lessons too (on their own kernel), when the whole course is asked for.
     typescript = [] if names else [(nb, tk.NAME) for nb in sorted(tk.LESSONS.glob("ts[0-9][0-9]_*.ipynb"))]
     for notebook, kernel in [*((nb, "python3") for nb in runner_lessons(names)), *typescript]:
@@ -307,6 +308,8 @@ def bench_lessons(names: list[str] | None) -> dict:
         "lessons_wall_s": round(sum(lesson["wall_s"] for lesson in lessons.values()), 1),
         "all_turns": {"count": len(all_turns), "p50_s": _percentile(all_turns, 50), "p95_s": _percentile(all_turns, 95)},
         "turns_by_kind": turn_log.by_kind(every_turn),  # a fresh agent's first turn, the same agent again, or back
+        # the lessons' generations: new prompt tokens by prompt part and by purpose (what the cache missed)
+        "model_reading": prompt_accounting.account(prompt_accounting.generations(prompt_accounting.log_lines()[log_start:])),
     }
 
 

@@ -227,6 +227,7 @@ def model_command(cfg: Config, weights: Path | None = None) -> list[str]:
     """The model service with every setting on its command line: the stack is the one reader of .env."""
     weights = weights or weights_path(verify=False)  # checks the file's size (a full check is the install's)
     command = [str(MODEL_VENV.python), "-m", "stack.local_model.server", "--model-path", str(weights), "--port", str(cfg.model_port)]
+    command += ["--cache-dir", str(facts.STATE / "model-cache")]  # the warm-up's prompt state, kept between starts
     for variable, option in MODEL_OPTIONS.items():
         if cfg.env.get(variable):
             command += [option, cfg.env[variable]]

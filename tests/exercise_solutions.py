@@ -7,6 +7,7 @@ Each is written as a learner would write it in the lesson's answer cell. What th
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -70,8 +71,13 @@ def run_list_files(arguments: str, *, data_dir: Path) -> tuple[str, str]:  # 04
     return "\n".join(sorted(p.name for p in data_dir.iterdir() if p.is_file())), "success"
 
 
-def agent_for_user(user_id: str, name: str, *, find_user_agent, create_agent_for_user):  # 05
-    return find_user_agent(user_id) or create_agent_for_user(user_id, name)
+def agent_for_user(user_id: str, name: str, *, find_user_agent, create_agent_for_user, directory):  # 05
+    agent = find_user_agent(user_id)
+    if agent is None:
+        return create_agent_for_user(user_id, name)
+    if directory.get(user_id) is None:  # found by its tag alone: write the row back
+        directory.save(user_id, agent.id)
+    return agent
 
 
 def collect_answer(stream) -> str:  # 06
@@ -98,7 +104,7 @@ def sleeptime_agent_of(agent_id: str, *, letta: Letta) -> str | None:  # 08
 def clone_agent(agent_id: str, new_name: str, *, letta: Letta) -> str:  # 09
     document = letta.agents.export_file(agent_id)
     upload = ("clone.af", document.encode(), "application/json")
-    new_id = letta.agents.import_file(file=upload, override_name=new_name).agent_ids[0]
+    new_id = letta.agents.import_file(file=upload, name=new_name).agent_ids[0]
     for passage in letta.agents.passages.list(agent_id):
         letta.agents.passages.create(new_id, text=passage.text, tags=passage.tags, created_at=passage.created_at)
     return new_id
@@ -152,8 +158,12 @@ def sleeptime_every(agent_id: str, turns: int, *, letta: Letta) -> str:  # 08, s
     return group.agent_ids[0]
 
 
-def share_agent(agent_id: str, path: Path, *, letta: Letta) -> Path:  # 09, stretch
-    path.write_text(letta.agents.export_file(agent_id, scrub_messages=True))
+def share_agent(agent_id: str, path: Path, *, letta: Letta) -> Path:  # 09, stretch: no messages, a blank `human`
+    document = json.loads(letta.agents.export_file(agent_id, scrub_messages=True))
+    for block in document["blocks"]:
+        if block["label"] == "human":
+            block["value"] = ""
+    path.write_text(json.dumps(document))
     return path
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from stack.local_model import chat_templates as ct
 from stack.local_model import letta_prompt as lp
+from stack.local_model import prompt_parts as pp
 from stack.local_model import tool_calls as tc
 
 WEATHER = {
@@ -289,3 +290,46 @@ def test_the_tools_are_listed_in_one_order_whatever_order_letta_sends():
     # Letta lists an agent's tools in no fixed order; the prompt's start must not depend on it (prompt cache).
     template = ct.QWEN25
     assert template.tools_preamble([WEATHER, MEMORY_INSERT]) == template.tools_preamble([MEMORY_INSERT, WEATHER])
+
+
+def test_an_agent_with_one_more_tool_shares_the_default_tools_prompt_start():
+    """Archival memory's tools sort before the default ones by name; they come after them, so the cache still
+    holds the default tools for such an agent."""
+    default = [{"type": "function", "function": {"name": n, "parameters": {}}} for n in reversed(ct.DEFAULT_TOOLS)]
+    archival = {"type": "function", "function": {"name": "archival_memory_search", "parameters": {}}}
+    alone, more = ct.QWEN25.tools_preamble(default), ct.QWEN25.tools_preamble([archival, *default])
+    shared = alone.removesuffix(ct.QWEN25.tools_footer)
+    assert more.startswith(shared) and more.index("archival_memory_search") > more.index("memory_replace")
+
+
+def _pieces(text: str) -> list[dict]:
+    """A stand-in for llama.cpp's /tokenize pieces: one token per character, and é as two byte tokens."""
+    out = []
+    for char in text:
+        raw = char.encode()
+        out += [{"piece": list(raw[:1])}, {"piece": list(raw[1:])}] if len(raw) > 1 else [{"piece": char}]
+    return out
+
+
+def test_the_log_counts_a_prompts_tokens_by_part_and_what_was_read_again():
+    messages = [{"role": "system", "content": SYSTEM.replace("Ada", "Adé")}, {"role": "user", "content": "hi"}]
+    prompt = ct.QWEN25.render(messages, [WEATHER])
+    ends = dict(pp.part_ends(prompt, ct.QWEN25))
+    assert prompt[: ends["instructions"]].endswith("Be helpful.</base_instructions>\n\n")
+    assert prompt[ends["instructions"] : ends["tools"]].count('"get_weather"') == 1
+    assert prompt[ends["tools"] : ends["memory"]].startswith("\n\n<memory_blocks>")
+    assert prompt[ends["memory"] :] == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    counts = pp.token_counts(prompt, _pieces(prompt), ct.QWEN25)
+    assert counts["instructions"] == ends["instructions"] and counts["messages"] == len(prompt) - ends["memory"]
+    assert sum(counts.values()) == len(prompt) + 1  # é is two tokens
+    reused = ends["tools"] + 5  # the cache ran out five tokens into the memory
+    again = pp.read_again(counts, reused)
+    assert again["instructions"] == again["tools"] == 0 and again["memory"] == counts["memory"] - 5
+    assert again["messages"] == counts["messages"]
+
+
+def test_a_prompt_without_tools_or_memory_is_counted_as_it_is():
+    text_prompt = ct.QWEN25.render([{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hi"}], None)
+    assert [part for part, _ in pp.part_ends(text_prompt, ct.QWEN25)] == ["instructions", "memory", "messages"]
+    question = "<|im_start|>user\nIs this note about the user?<|im_end|>\n<|im_start|>assistant\n"
+    assert pp.part_ends(question, ct.QWEN25) == [("side question", len(question))]

@@ -222,16 +222,26 @@ def test_05_agent_for_user(letta, make_lesson, tmp_path):
         directory.save(user_id, agent.id)
         return agent
 
-    def find_user_agent(user_id):
+    def find_user_agent(user_id):  # the directory first, then the tag (without writing the row back)
         record = directory.get(user_id)
-        return letta.agents.retrieve(record.agent_id) if record else None
+        if record:
+            return letta.agents.retrieve(record.agent_id)
+        found = letta.agents.list(tags=[f"user:{user_id}"], match_all_tags=True, limit=1).items
+        return found[0] if found else None
 
     ada = (lesson.name("ada"), "Ada")
     create_agent_for_user(*ada)
     check = partial(exercises.check_agent_for_user, letta=letta, directory=directory, existing_user=ada)
     assert_not_yet(check(unwritten, new_user=(lesson.name("ben"), "Ben")), "agent_for_user is not written yet")
     assert_not_yet(check(create_agent_for_user, new_user=(lesson.name("cleo"), "Cleo")), "look the agent up", "not the same agent")
-    answer = partial(solutions.agent_for_user, find_user_agent=find_user_agent, create_agent_for_user=create_agent_for_user)
+
+    def reads_only(user_id, name):  # finds and creates, but never writes a lost row back
+        return find_user_agent(user_id) or create_agent_for_user(user_id, name)
+
+    assert_not_yet(check(reads_only, new_user=(lesson.name("dev"), "Dev")), "write the row back")
+    answer = partial(
+        solutions.agent_for_user, find_user_agent=find_user_agent, create_agent_for_user=create_agent_for_user, directory=directory
+    )
     assert check(answer, new_user=(lesson.name("eve"), "Eve")).passed
 
 
@@ -345,7 +355,7 @@ def test_09_clone_agent(letta, make_lesson):
 
     def text_only(agent_id, new_name):  # what lesson 09 used to do: the passages lose their tags and dates
         upload = ("clone.af", letta.agents.export_file(agent_id).encode(), "application/json")
-        new_id = letta.agents.import_file(file=upload, override_name=new_name).agent_ids[0]
+        new_id = letta.agents.import_file(file=upload, name=new_name).agent_ids[0]
         for passage in letta.agents.passages.list(agent_id):
             letta.agents.passages.create(new_id, text=passage.text)
         return new_id

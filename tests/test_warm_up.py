@@ -47,3 +47,15 @@ def test_a_fresh_agents_first_turn_reuses_the_prompt_start_the_warm_up_read(stac
     first = next(g for g in model_log.generations(stack_config)[before:] if g["generation"] == "reply")
     # The instructions and the tools come first in the prompt; only the memory blocks and the message are new.
     assert first["cache_n"] >= warmed["agent"]["prompt_tokens"] // 2, (first, warmed)
+
+
+def test_a_restart_restores_the_warm_up_from_disk_instead_of_reading_it_again(stack_config):
+    """The model service saves what the warm-up read (.course/model-cache/) and restores it at the next warm-up:
+    the same start of the prompt, and none of its ~1,000 tokens read again."""
+    _no_warm_up_running()
+    first = warm_up.prefill(stack_config)  # read, or restored if an earlier start saved it
+    again = warm_up.prefill(stack_config)
+    assert again["agent"].get("restored") and again["side"].get("restored"), again
+    whole = first["agent"]["cached_tokens"] if first["agent"].get("restored") else first["agent"]["prompt_tokens"]
+    assert again["agent"]["cached_tokens"] == whole > 500, (first, again)
+    assert sorted(p.name.split("-")[0] for p in (facts.STATE / "model-cache").glob("*.bin")) == ["agent", "side"]

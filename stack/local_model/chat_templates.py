@@ -23,10 +23,12 @@ class ChatML:
     tools_footer: str
 
     def tools_preamble(self, tools: list[dict], labels: list[str] | None = None) -> str:
-        """The tools section of the system prompt, compact (about 100 tokens a tool), sorted by name: Letta lists an
+        """The tools section of the system prompt, compact (about 100 tokens a tool), in one order: Letta lists an
         agent's tools in no fixed order, and two agents with the same tools should share the prompt's start (the
-        model's cache, and the stack's warm-up, reuse it)."""
-        ordered = sorted(tools, key=lambda t: t.get("function", t).get("name", ""))
+        model's cache, and the stack's warm-up, reuse it). A new agent's default tools come first, then the others
+        by name: an agent with one more tool (archival memory, a custom tool) still shares the default ones' ~500
+        tokens with every other agent, instead of missing the cache from its first tool on."""
+        ordered = sorted(tools, key=lambda t: _tool_rank(t.get("function", t).get("name", "")))
         lines = [json.dumps(prompt_tool(t, labels), ensure_ascii=False) for t in ordered]
         return self.tools_header + "\n".join(lines) + self.tools_footer
 
@@ -77,6 +79,14 @@ class ChatML:
             out.insert(0, self.turn("system", self.tools_preamble(tools, labels)))
         out.append("<|im_start|>assistant\n")
         return "".join(out)
+
+
+# Letta 0.16.8's tools for a new agent (letta_v1_agent), which the stack's warm-up reads; listed first.
+DEFAULT_TOOLS = ("conversation_search", "memory_insert", "memory_replace")
+
+
+def _tool_rank(name: str) -> tuple[int, str]:
+    return (DEFAULT_TOOLS.index(name), "") if name in DEFAULT_TOOLS else (len(DEFAULT_TOOLS), name)
 
 
 # Qwen2.5's layout (signatures inside <tools>), with one JSON object as the call. Qwen's own <tool_call> wrapper

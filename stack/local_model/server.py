@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import logging
 import time
@@ -34,9 +35,10 @@ from starlette.routing import Route
 
 from course import facts
 
+from . import prompt_parts
 from .chat import Plan, Turn, completion_id, openai_message
 from .chat_templates import ChatML, for_model
-from .engine import AGENT_SLOT, SIDE_SLOT, Engine
+from .engine import AGENT_SLOT, LOG, SIDE_SLOT, Engine
 from .settings import Settings
 
 EMBEDDING = facts.EMBEDDING_MODEL
@@ -151,15 +153,43 @@ async def prefill(request: Request) -> JSONResponse:
     """Read a chat request's prompts into llama.cpp's cache without answering (one token is generated and dropped):
     the prompt with tools in the agents' slot, and the one without them in the side slot, which the guards' second
     looks use. The stack sends a fresh agent's first request here at start, so a first turn reuses the static
-    instructions and tools instead of reading them again (stack/warm_up.py)."""
-    _, engine, template = _state(request)
+    instructions and tools instead of reading them again (stack/warm_up.py).
+
+    What was read is saved (--cache-dir), and the next start with the same model restores it instead of reading it
+    again (about 30 s of two cores' work after every restart but the first); if the instructions or tools changed,
+    only what differs from the saved state is read."""
+    settings, engine, template = _state(request)
     body = await request.json()
     plan, figures = Plan.of(body, template), {}
     for name, prompt, slot in (("agent", plan.prompt, AGENT_SLOT), ("side", plan.text_prompt, SIDE_SLOT)):
+        state, saved = prompt_state_file(name, prompt, settings, template), engine.saved_prompt(f"{name}-{model_key(settings)}")
+        restored = await engine.restore_prompt(slot, saved) if saved else None
+        if restored is not None:
+            tokens, ms = restored.get("n_restored", 0), round((restored.get("timings") or {}).get("restore_ms") or 0)
+            LOG.info(json.dumps({"prompt_state": "restored", "slot": name, "tokens": tokens, "ms": ms}))
+            if saved == state:
+                figures[name] = {"prompt_tokens": 0, "cached_tokens": tokens, "ms": ms, "restored": True}
+                continue
+        # A state saved for other instructions or tools still holds their common start: only the rest is read.
         result = await engine.complete(prompt, None, {**engine.sampling(body), "n_predict": 1, "id_slot": slot}, purpose=f"prefill: {name}")
         t = result.get("timings") or {}
         figures[name] = {"prompt_tokens": result.get("tokens_evaluated", 0), "cached_tokens": t.get("cache_n", 0), "ms": t.get("prompt_ms")}
+        await engine.save_prompt(slot, state)
     return JSONResponse(figures)
+
+
+def prompt_state_file(name: str, prompt: str, settings: Settings, template: ChatML) -> str:
+    """The file a slot's prompt state is saved in: `{name}-{model}-{start}.bin`. {model} names the model file and
+    context (a state is restored only for the same ones: another model's KV would be garbage); {start} the prompt's
+    stable start, its instructions and tools (the memory section carries the time, and a fresh agent's differs)."""
+    ends = dict(prompt_parts.part_ends(prompt, template))
+    stable = prompt[: ends.get("tools", ends.get("instructions", len(prompt)))]
+    return f"{name}-{model_key(settings)}-{hashlib.sha256(stable.encode()).hexdigest()[:16]}.bin"
+
+
+def model_key(settings: Settings) -> str:
+    model = Path(settings.model_path)
+    return hashlib.sha256(f"{model.resolve()}|{model.stat().st_size}|{settings.context}".encode()).hexdigest()[:12]
 
 
 def _chunk(model: str, cid: str, created: int, delta: dict, finish: str | None = None, usage: dict | None = None) -> str:
@@ -226,7 +256,7 @@ def main() -> None:
         template = for_model(settings.model_name)  # before the models load: an unknown family fails at once
     except ValueError as err:
         raise SystemExit(str(err)) from None
-    uvicorn.run(create_app(settings, Engine(settings), template), host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(create_app(settings, Engine(settings, template), template), host=settings.host, port=settings.port, log_level="warning")
 
 
 if __name__ == "__main__":

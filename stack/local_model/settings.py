@@ -24,6 +24,7 @@ class Settings:
     temperature: str = "0"  # a number, or "request": honour the client's temperature
     seed: int = 42
     dump_dir: str = ""  # debugging aid: keep each request as the Letta server sent it
+    cache_dir: str = ""  # where the warm-up's prompt state is kept between starts (empty: read it at every start)
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> Settings:
