@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from course import facts  # noqa: E402
 from stack.local_model.prompt_parts import PARTS, read_again  # noqa: E402
+from stack.processes import LOGS  # noqa: E402
 
-MODEL_LOG = facts.ROOT / ".course" / "logs" / "model.log"
+MODEL_LOG = LOGS / "model.log"
 
 
 def log_lines(path: Path = MODEL_LOG) -> list[str]:
@@ -70,13 +70,14 @@ def account(records: list[dict]) -> dict:
         "by_part": {k: {"tokens": v["tokens"], "seconds": round(v["seconds"], 1)} for k, v in by_part.items()},
         "by_purpose": {k: {**v, "read_s": round(v["read_s"], 1), "write_s": round(v["write_s"], 1)} for k, v in by_purpose.items()},
     }
+    purposes = by_purpose.values()
     return {
         "generations": len(records),
-        "read_tokens": sum(g.get("prompt_n") or 0 for g in records),
-        "reused_tokens": sum(g.get("cache_n") or 0 for g in records),
-        "read_s": round(sum(g.get("prompt_ms") or 0 for g in records) / 1000, 1),
-        "written_tokens": sum(g.get("predicted_n") or 0 for g in records),
-        "write_s": round(sum(g.get("predicted_ms") or 0 for g in records) / 1000, 1),
+        "read_tokens": sum(p["read"] for p in purposes),
+        "reused_tokens": sum(p["reused"] for p in purposes),
+        "read_s": round(sum(p["read_s"] for p in purposes), 1),
+        "written_tokens": sum(p["written"] for p in purposes),
+        "write_s": round(sum(p["write_s"] for p in purposes), 1),
         **rounded,
         "cache_ran_out_in": dict(ran_out_in),
         "unsplit": unsplit,

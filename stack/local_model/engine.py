@@ -147,9 +147,10 @@ class Engine:
             return None
         async with self._slots[slot]:
             saved = await self._slot_action(slot, "save", filename)
-        for old in Path(self.settings.cache_dir).glob(f"{filename.split('-')[0]}-*.bin"):
-            if saved and old.name != filename:
-                old.unlink(missing_ok=True)
+        if saved:
+            for old in Path(self.settings.cache_dir).glob(f"{filename.split('-')[0]}-*.bin"):
+                if old.name != filename:
+                    old.unlink(missing_ok=True)
         return saved
 
     async def _slot_action(self, slot: int, action: str, filename: str) -> dict | None:

@@ -162,7 +162,8 @@ async def prefill(request: Request) -> JSONResponse:
     body = await request.json()
     plan, figures = Plan.of(body, template), {}
     for name, prompt, slot in (("agent", plan.prompt, AGENT_SLOT), ("side", plan.text_prompt, SIDE_SLOT)):
-        state, saved = prompt_state_file(name, prompt, settings, template), engine.saved_prompt(f"{name}-{model_key(settings)}")
+        state = prompt_state_file(name, prompt, settings, template)
+        saved = engine.saved_prompt(state.rsplit("-", 1)[0])  # any state of this slot and model
         restored = await engine.restore_prompt(slot, saved) if saved else None
         if restored is not None:
             tokens, ms = restored.get("n_restored", 0), round((restored.get("timings") or {}).get("restore_ms") or 0)
@@ -184,12 +185,9 @@ def prompt_state_file(name: str, prompt: str, settings: Settings, template: Chat
     stable start, its instructions and tools (the memory section carries the time, and a fresh agent's differs)."""
     ends = dict(prompt_parts.part_ends(prompt, template))
     stable = prompt[: ends.get("tools", ends.get("instructions", len(prompt)))]
-    return f"{name}-{model_key(settings)}-{hashlib.sha256(stable.encode()).hexdigest()[:16]}.bin"
-
-
-def model_key(settings: Settings) -> str:
     model = Path(settings.model_path)
-    return hashlib.sha256(f"{model.resolve()}|{model.stat().st_size}|{settings.context}".encode()).hexdigest()[:12]
+    model_key = hashlib.sha256(f"{model.resolve()}|{model.stat().st_size}|{settings.context}".encode()).hexdigest()[:12]
+    return f"{name}-{model_key}-{hashlib.sha256(stable.encode()).hexdigest()[:16]}.bin"
 
 
 def _chunk(model: str, cid: str, created: int, delta: dict, finish: str | None = None, usage: dict | None = None) -> str:
