@@ -207,25 +207,135 @@ def test_a_kept_note_is_written_with_the_tool_the_agent_has():
     assert guards.note_call(note, {"memory_replace", "send_email"}) is None
 
 
-def test_a_question_about_the_user_gets_their_human_block_restated_next_to_it():
+def test_a_question_about_the_user_is_answered_from_their_human_notes():
     asks = ["What do you know about me?", "Which instrument do I play?", "So, what's my name?", "Do you remember my name?"]
     assert [t for t in asks if not guards.asks_about_self(t)] == []
     others = ["How are you today?", "What can you do?", "I'm Ada.", "What did I just ask you?", "How many days do I have to ask?"]
     assert [t for t in others if guards.asks_about_self(t)] == []
-    assert "The user is Ada." in guards.memory_reminder("The user is Ada.")
-    assert guards.memory_reminder("Nothing known yet.") is None and guards.memory_reminder("  ") is None
+    assert guards.notes_about_user(" The user is Ada.\n") == "The user is Ada."
+    assert guards.notes_about_user("Nothing known yet.") is None and guards.notes_about_user("  ") is None
+    prompt = guards.answer_from_notes("The user is Ada.", "Who am I?")
+    # the notes and the question last, after the worked example: the model answers them, not the example
+    assert prompt.endswith(
+        ct.QWEN25.turn("user", 'Your notes about the user: "The user is Ada."\nThe user asks: "Who am I?"') + "<|im_start|>assistant\n"
+    )
 
 
-def test_the_reminder_is_kept_for_a_question_about_the_user_that_the_model_answers_in_text():
+def test_a_question_about_the_user_is_not_offered_the_search_or_the_memory_tools():
     from stack.local_model import chat
 
-    def plan(question):
-        return chat.Plan.of({"messages": [SYSTEM, {"role": "user", "content": question}], "tools": [INSERT]}, ct.QWEN25)
+    search = {**INSERT, "function": {**INSERT["function"], "name": "conversation_search"}}
+    lookup = {**INSERT, "function": {**INSERT["function"], "name": "lookup_plan"}}
+    history = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
+
+    def plan(question, tools):
+        return chat.Plan.of({"messages": [SYSTEM, *history, {"role": "user", "content": question}], "tools": tools}, ct.QWEN25)
 
     ada = "The user is called Ada and she loves green tea very much indeed, every single morning."  # SYSTEM's human
-    asked = plan("What do you know about me?")
-    assert asked.reminder == guards.memory_reminder(ada) and asked.looks_first
-    assert plan("How are you today?").reminder is None
-    reminded = chat.with_system_line(asked.prompt, ct.QWEN25, asked.reminder)
-    assert reminded.startswith(asked.prompt.removesuffix(chat.ASSISTANT_START))  # the cached prompt, then one line
-    assert reminded.endswith(ct.QWEN25.turn("system", asked.reminder) + chat.ASSISTANT_START)
+    asked = plan("What do you know about me?", [INSERT, search])
+    assert asked.notes == ada and asked.looks_first and asked.decision.text_only
+    assert asked.prompt == plan("How are you today?", [INSERT, search]).prompt.replace("How are you today?", "What do you know about me?")
+    assert plan("Which plan am I on?", [INSERT, search, lookup]).decision.tool_names == {"lookup_plan"}  # lesson 11's tool stays
+    told = plan("I moved to Porto. What do you know about me?", [INSERT, search])
+    assert told.notes == ada and "memory_insert" in told.decision.tool_names  # a message that also tells keeps its write
+    assert plan("How are you today?", [INSERT, search]).notes is None
+
+
+def test_a_fuller_note_from_the_side_question_takes_the_place_of_the_models():
+    said = "It's Mei. I just adopted a greyhound called Pixel."
+    write = tc.Reply(
+        None,
+        {"name": "memory_replace", "arguments": {"label": "human", "old_string": "Nothing known yet.", "new_string": "The user is Mei."}},
+    )
+    fuller = guards.fuller_note(write, "The user is Mei, who adopted a greyhound called Pixel.", said)
+    assert fuller.tool_call["arguments"] == {
+        **write.tool_call["arguments"],
+        "new_string": "The user is Mei, who adopted a greyhound called Pixel.",
+    }
+    assert guards.fuller_note(write, "The user is Mei.", said) is write  # no more of the message: the model's stands
+    assert guards.fuller_note(write, None, said) is write
+    to_persona = tc.Reply(None, {"name": "memory_insert", "arguments": {"label": "persona", "new_string": "I like dogs."}})
+    assert guards.fuller_note(to_persona, "The user is Mei, who adopted a greyhound.", said) is to_persona
+
+
+def test_a_tool_call_written_out_in_an_answer_is_an_echo():
+    copied = guards.instructions([SYSTEM], [INSERT], lp.memory_values([SYSTEM]), ct.QWEN25)
+    retold = 'To call the function, reply with: {"name": "memory_replace", "arguments": {"label": "human"}}'
+    assert guards.echo_start(retold, copied) == 0  # the sentence that introduces it goes too
+    assert guards.echo_start("Saved! " + retold, copied) == len("Saved! ")
+    fenced = 'Saved. To call the function, reply with:\n```json\n{"name": "memory_replace", "arguments": {}}\n```'
+    assert guards.echo_start(fenced, copied) == len("Saved. ")
+    assert guards.echo_start('Here is a JSON example: {"name": "Ada", "age": 3}', copied) is None
+
+
+def test_the_echo_watch_holds_a_call_being_written_out_with_its_sentence():
+    retold = 'To call the function, reply with: {"name": "memory_replace", "arguments": {"label": "human"}}'
+    watch = guards.EchoWatch(set())
+    assert "".join(watch.feed(piece + " ") for piece in retold.split(" ")) == "" and watch.echo_at == 0
+    fine = 'Here is JSON: {"name": "Ada", "age": 3} and that is all you need to know about it today.'
+    watch = guards.EchoWatch(set())
+    assert "".join(watch.feed(piece + " ") for piece in fine.split(" ")) + watch.finish() == fine + " "
+
+
+def test_an_answer_that_recites_the_persona_is_asked_again():
+    recited = guards.recited_runs("I am a friendly assistant. I keep my answers short.")
+    answer = "Nice to meet you, Hiro! I am a friendly assistant. I keep my answers short."
+    watch = guards.EchoWatch(set(), (), recited)
+    sent = "".join(watch.feed(piece + " ") for piece in answer.split(" "))
+    assert sent == "Nice to meet you, Hiro! " and watch.parrot  # what came before the recital only
+    assert guards.recital_start("I am friendly, and I keep it short.", recited) is None  # a few words of it are fine
+    assert guards.recited_runs("  ") == set()
+
+
+def test_an_answer_from_notes_must_use_them_and_not_the_worked_example():
+    hiro = "The user's name is Hiro and they have two kids, both under five."
+    asked = "So what do you know about me now?"
+    assert guards.answered_from_notes("You're Hiro, and you have two kids, both under five.", hiro, asked)
+    assert not guards.answered_from_notes("You're Sam, and you repair old clocks in Leeds.", hiro, asked)
+    assert not guards.answered_from_notes("I am a friendly assistant.", hiro, asked)
+
+
+def test_a_replace_may_name_only_a_sentence_its_block_holds():
+    assert lp.sentences("The user is Pip. She works nights.\nNothing else.") == [
+        "The user is Pip. She works nights.",
+        "The user is Pip.",
+        "She works nights.",
+        "Nothing else.",
+    ]
+    decision = tc.decide([MEMORY_REPLACE], "auto", [], ["persona", "human"])
+    decision.replaceable = {"persona": ["I am brief."], "human": ["The user is Priya.", "Nothing known yet."], "empty": []}
+    schema = json.loads(tc.grammar_for(decision).split("%json ", 1)[1].splitlines()[0])
+    olds = {
+        v["properties"]["arguments"]["properties"]["label"]["enum"][0]: v["properties"]["arguments"]["properties"]["old_string"]["enum"]
+        for v in schema["anyOf"]
+    }
+    assert olds == {"persona": ["I am brief."], "human": ["The user is Priya.", "Nothing known yet."]}
+    # the placeholder gone from `human`, a replace of it is no longer possible (it failed, and the answer apologised)
+    decision.replaceable = {"human": ["The user is Priya."]}
+    assert "Nothing known yet." not in tc.grammar_for(decision)
+
+
+def test_a_note_to_human_must_be_a_fact_the_user_told():
+    def note(text):
+        return tc.Reply(None, {"name": "memory_insert", "arguments": {"label": "human", "new_string": text}})
+
+    assert guards.unfounded_human_note(note("The user is a bot."), "Hello there. Are you a bot?")
+    assert guards.unfounded_human_note(note("The user is looking for a quick lunch."), "What's a quick lunch I can make?")
+    assert guards.unfounded_human_note(note("The user is asking about minutes."), "I wonder: how many minutes in a day?")
+    assert not guards.unfounded_human_note(note("The user is Sofia."), "Sofia here, and I'm allergic to peanuts.")
+    assert not guards.unfounded_human_note(
+        note("The user is vegetarian."), "Use memory_insert to add this to the human block: the user is vegetarian."
+    )
+    persona = tc.Reply(None, {"name": "memory_insert", "arguments": {"label": "persona", "new_string": "I answer in French."}})
+    assert not guards.unfounded_human_note(persona, "From now on, answer in French.")
+
+
+def test_a_correction_keeps_the_models_own_replacement():
+    said = "Actually, call me Pip - everyone does."
+    args = {
+        "label": "human",
+        "old_string": "The user is Priya, who works nights as a nurse.",
+        "new_string": "The user is Pip, who works nights as a nurse.",
+    }
+    correction = tc.Reply(None, {"name": "memory_replace", "arguments": args})
+    assert guards.fuller_note(correction, "The user is called Pip by everyone.", said) is correction

@@ -10,6 +10,7 @@ together, and an answer that starts copying its prompt is stopped there, streame
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,7 @@ from .chat_templates import ChatML
 from .engine import LOG, SIDE_SLOT, Engine
 
 LOST_THREAD = "Sorry, I lost my thread there. Could you say that again?"
-PARROT_NUDGE = "Do not repeat the user's message. Answer it, in your own words."
+PARROT_NUDGE = "Do not repeat the user's message or your persona. Answer the user's last message, in your own words."
 
 
 ASSISTANT_START = "<|im_start|>assistant\n"
@@ -46,7 +47,8 @@ class Plan:
     template: ChatML
     start: tuple[str, ...] = ()  # the user's opening words, which an answer must not start with
     user_text: str = ""  # the user's last message
-    reminder: str | None = None  # a question about the user: their `human` block, restated if the model answers in text
+    recited: set[tuple[str, ...]] = dataclasses.field(default_factory=set)  # the persona's word runs, not to be recited
+    notes: str | None = None  # a question about the user: their `human` notes, to answer from if the model answers in text
 
     @classmethod
     def of(cls, body: dict, template: ChatML) -> Plan:
@@ -54,21 +56,38 @@ class Plan:
         tools = body.get("tools") or []
         previous = lp.calls_since_last_user(messages)
         labels, history, saved = lp.memory_labels(messages), lp.has_history(messages), lp.memory_saved_this_turn(messages)
-        decision = tc.decide(tools, body.get("tool_choice", "auto"), previous, labels, history, saved)
-        listed = tools if decision.constrained or decision.text_only else None  # text_only: the cached start stays
-        prompt = template.render(messages, listed, body.get("x_stable_prefix", True))
         memory = lp.memory_values(messages)
+        decision = tc.decide(tools, body.get("tool_choice", "auto"), previous, labels, history, saved)
+        decision.replaceable = {label: lp.sentences(value) for label, value in memory.items()}
         user_text = guards.last_user_text(messages)
         asks = not previous and decision.allow_text and guards.asks_about_self(user_text)
-        reminder = guards.memory_reminder(memory.get(guards.HUMAN, "")) if asks else None
+        notes = guards.notes_about_user(memory.get(guards.HUMAN, "")) if asks else None
+        if notes and not guards.tells_about_self(user_text):
+            # The answer is in `human`: searching the history found other turns and "no results", and a question is not
+            # a note. Other tools stay (lesson 11's plan lookup).
+            decision = tc.steer_away(decision, tc.NEEDS_HISTORY | lp.MEMORY_TOOLS) or tc.Decision(allow_text=True, text_only=True)
+        listed = tools if decision.constrained or decision.text_only else None  # text_only: the cached start stays
+        prompt = template.render(messages, listed, body.get("x_stable_prefix", True))
         copied = guards.instructions(messages, tools, memory, template)
-        return cls(decision, prompt, previous, memory, messages, copied, template, guards.opening(user_text), user_text, reminder)
+        return cls(
+            decision,
+            prompt,
+            previous,
+            memory,
+            messages,
+            copied,
+            template,
+            guards.opening(user_text),
+            user_text,
+            guards.recited_runs(memory.get(guards.PERSONA, "")),
+            notes,
+        )
 
     @property
     def looks_first(self) -> bool:
         """Whether an answer in text waits for a second look before its first word is sent: a missed note, or a
-        question about the user that is answered again with the reminder."""
-        return self.may_note or self.reminder is not None
+        question about the user that is answered from the notes."""
+        return self.may_note or self.notes is not None
 
     @property
     def may_note(self) -> bool:
@@ -82,6 +101,12 @@ class Plan:
             and bool(guards.NOTE_TOOLS & d.tool_names)
             and guards.tells_about_self(self.user_text)
         )
+
+    @property
+    def may_fill_note(self) -> bool:
+        """The first step of a chat turn whose message tells something in the first person: a note the model writes
+        to `human` is compared with the side question's (guards.fuller_note)."""
+        return self.decision.allow_text and not self.previous and guards.tells_about_self(self.user_text)
 
     def is_loop(self, reply: tc.Reply) -> bool:
         return tc.is_repeat(reply, self.previous, self.memory)
@@ -138,22 +163,46 @@ class Turn:
         narrower = guards.without_memory_tools(self.plan.decision)
         return tc.reply_for(await self._ask(self.plan.prompt, tc.grammar_for(narrower), "memory: not in the message, again"), narrower)
 
-    async def _missed_note(self) -> tc.Reply | None:
-        """The model chose to answer in text: the note its user's message gives, as a write to `human`, if the side
-        question finds one that keeps the message's words; else None (the answer in text goes ahead)."""
+    async def _side_note(self, guard: str) -> str | None:
+        """The note the user's message gives, from the side question, if it keeps the message's words; else None."""
         user_text = self.plan.user_text
         question, purpose = guards.note_question(user_text), "note: what the message tells"
         note = (await self._ask(question, guards.NOTE_GRAMMAR, purpose, n_predict=60, id_slot=SIDE_SLOT)).strip()
         kept = guards.kept_note(note, user_text)
-        LOG.info(json.dumps({"guard": "missed note", "note": note[:120], "kept": kept is not None}))
+        LOG.info(json.dumps({"guard": guard, "note": note[:120], "kept": kept is not None}))
+        return kept
+
+    async def _missed_note(self) -> tc.Reply | None:
+        """The model chose to answer in text: the note its user's message gives, as a write to `human`, if the side
+        question finds one; else None (the answer in text goes ahead)."""
+        kept = await self._side_note("missed note")
         call = guards.note_call(kept, self.plan.decision.tool_names) if kept else None
         return guards.over_placeholder(call, self.plan.memory, self.plan.decision.tool_names) if call else None
 
+    async def _from_notes(self) -> str | None:
+        """The answer to a question about the user, from their `human` notes alone; None if it does not use them (or
+        borrowed the worked example's), or repeats the question."""
+        plan = self.plan
+        for example in (True, False):
+            prompt = guards.answer_from_notes(plan.notes or "", plan.user_text, example)
+            answer = (await self._ask(prompt, tc.TEXT_ONLY_GRAMMAR, "answer from notes", n_predict=80, id_slot=SIDE_SLOT)).strip()
+            used = guards.answered_from_notes(answer, plan.notes or "", plan.user_text) and not self.repeats(answer)
+            LOG.info(json.dumps({"guard": "answer from notes", "example": example, "answer": answer[:120], "used": used}))
+            if used:
+                return answer
+        return None
+
+    def repeats(self, text: str) -> bool:
+        """The answer repeats the user's message or recites the persona."""
+        return guards.parrots(text, self.plan.start) or guards.recital_start(text, self.plan.recited) is not None
+
     async def _instead_of_parrot(self, parroted: str) -> str:
-        """An answer that repeated the user's message, asked again from the same (cached) prompt with one line more;
-        if it repeats it again, what it adds after the repeat, or the lost-thread line."""
+        """An answer that repeated the user's message or recited the persona, asked again from the same (cached)
+        prompt with one line more; if it repeats again, what it adds after the repeat, or the lost-thread line."""
         prompt = with_system_line(self.plan.prompt, self.plan.template, PARROT_NUDGE)
         again = (await self._ask(prompt, tc.TEXT_ONLY_GRAMMAR, "parrot: answer again")).strip()
+        if (recital := guards.recital_start(again, self.plan.recited)) is not None:
+            again = again[:recital].rstrip()
         if not guards.parrots(again, self.plan.start):
             return guards.without_echo(again, self.plan.copied) or LOST_THREAD
         rest = again.split(maxsplit=len(self.plan.start))[len(self.plan.start) :]
@@ -171,12 +220,15 @@ class Turn:
         back whole may become. A text reply is never empty: that would end the turn with nothing."""
         if self.plan.is_loop(reply) and (instead := await self._instead_of_loop(reply)):
             reply = instead
-        if self.plan.decision.allow_text and guards.ungrounded_write(reply, self.plan.user_text):
+        unfounded = guards.ungrounded_write(reply, self.plan.user_text) or guards.unfounded_human_note(reply, self.plan.user_text)
+        if self.plan.decision.allow_text and unfounded:
             reply = await self._without_memory_tools()
         if reply.tool_call:
             checked = await self._persona_checked(reply)
+            if self.plan.may_fill_note and guards.human_note(checked) is not None:
+                checked = guards.fuller_note(checked, await self._side_note("note: fuller"), self.plan.user_text)
             return guards.over_placeholder(checked, self.plan.memory, self.plan.decision.tool_names)
-        if reply.content and guards.parrots(reply.content, self.plan.start):
+        if reply.content and self.repeats(reply.content):
             return tc.Reply(await self._instead_of_parrot(reply.content), None)
         if not reply.content or guards.echo_start(reply.content, self.plan.copied) is not None:
             return tc.Reply(await self._answer_again(reply.content or ""), None)
@@ -188,7 +240,7 @@ class Turn:
         plan = self.plan
         look_first = look_first and plan.looks_first
         text, streaming_text, sent, chose_text = "", False, [], False
-        watch = guards.EchoWatch(plan.copied, plan.start)
+        watch = guards.EchoWatch(plan.copied, plan.start, plan.recited)
 
         async def out(piece: str) -> None:
             sent.append(piece)
@@ -218,10 +270,10 @@ class Turn:
         if chose_text:
             if plan.may_note and (note := await self._missed_note()):
                 return note
-            if plan.reminder:
-                plan.prompt = with_system_line(plan.prompt, plan.template, plan.reminder)
-                LOG.info(json.dumps({"guard": "memory reminder"}))
-            # the prompt stays cached in the agents' slot: answering again costs the answer (and the reminder line)
+            if plan.notes and (answer := await self._from_notes()):
+                await out(answer)
+                return tc.Reply(answer, None)
+            # the prompt stays cached in the agents' slot: answering again costs only the answer
             return await self.run(send, look_first=False)
         if streaming_text:
             if watch.echo_at is None:

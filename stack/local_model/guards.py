@@ -17,6 +17,13 @@
   you." in its persona (every fresh agent, in a four-turn chat), and lines no user wrote reached `human`. A note
   that shares no word with the user's message (stop words aside) is not written: the model is asked again, from
   the same cached prompt, without the memory tools.
+- Notes: a message that tells something about the user gets its note from a short side question with worked
+  examples, written when the model answered in text (a missed note) or when it keeps more of the message than the
+  model's own note (which often kept one of two facts).
+- Questions about the user: asked what it knows about the user, and answering in text, the model answers from a
+  short prompt that holds only its `human` notes and the question (from its whole prompt it recited its persona,
+  or searched the history and said it knew nothing). On such a question it is not offered the history search or
+  the memory tools, when `human` holds something.
 - Placeholder: a block that holds only a placeholder ("Nothing known yet.") gets its first note in place of the
   placeholder (an insert becomes a replace of it), so `human` does not read "Nothing known yet. The user is Ada."
 """
@@ -52,13 +59,32 @@ def instructions(messages: list[dict], tools: list[dict] | None, memory: dict[st
     return ngrams(system) | ngrams(template.tools_preamble(tools or [], lp.memory_labels(messages)))
 
 
+# A tool call written out in an answer ('To call the function, reply with: {"name": "memory_replace", "arguments": ...'):
+# after a save, with the memory tools withheld, the model retold its call as text in 4 of 37 natural conversations.
+_CALL_IN_TEXT = re.compile(r'\{\s*"name"\s*:\s*"[^"]*"\s*,\s*"arguments"')
+
+
+def _sentence_start(text: str, at: int) -> int:
+    """Where the sentence holding `at` starts: a call is introduced by its own sentence ("To call it, reply with:")."""
+    return max((m.end() for m in re.finditer(r"[.!?]\s+|\n", text[:at])), default=0)
+
+
+def _call_start(text: str, at: int) -> int:
+    """Where a call written out at `at` starts, with the sentence that introduces it ("To call it, reply with:",
+    a ```json fence): the text before it is left only up to the sentence before."""
+    before = text[:at].rstrip().removesuffix("json").rstrip().rstrip("`").rstrip()
+    return _sentence_start(text, len(before) - 1 if before.endswith(":") else at)
+
+
 def echo_start(text: str, copied: set[tuple[str, ...]]) -> int | None:
-    """Where in `text` the first copied run of ECHO_WORDS words starts, or None."""
+    """Where in `text` the first copied run of ECHO_WORDS words, or a tool call written out, starts; or None."""
     words = _words(text)
+    starts = [_call_start(text, m.start()) for m in _CALL_IN_TEXT.finditer(text)][:1]
     for i in range(len(words) - ECHO_WORDS + 1):
         if tuple(m.group() for m in words[i : i + ECHO_WORDS]) in copied:
-            return words[i].start()
-    return None
+            starts.append(words[i].start())
+            break
+    return min(starts, default=None)
 
 
 def without_echo(text: str, copied: set[tuple[str, ...]]) -> str:
@@ -85,12 +111,35 @@ def parrots(text: str, start: tuple[str, ...]) -> bool:
     return words[: len(start)] == start or (len(words) < len(start) and start[: len(words)] == words)
 
 
+RECITE_WORDS = 6  # this many words in a row from the persona block: a recital, not an answer
+
+
+def recited_runs(persona: str) -> set[tuple[str, ...]]:
+    """The word runs of the agent's persona that an answer must not recite. After one answer that recited its
+    persona ("I am a friendly assistant. I keep my answers short."), the model answered every later turn with it."""
+    return ngrams(persona, RECITE_WORDS) if persona.strip() else set()
+
+
+def recital_start(text: str, recited: set[tuple[str, ...]]) -> int | None:
+    """Where the sentence that starts reciting the persona starts, or None."""
+    words = _words(text)
+    for i in range(len(words) - RECITE_WORDS + 1):
+        if tuple(m.group() for m in words[i : i + RECITE_WORDS]) in recited:
+            return _sentence_start(text, words[i].start())
+    return None
+
+
+CALL_LOOKAHEAD = 80  # characters after a "{" that wait to show whether a call is being written out
+
+
 class EchoWatch:
     """Streamed text in, text safe to send out: the last ECHO_WORDS - 1 words wait until the next word shows
-    whether they start a copy of the instructions, or (`start`, the user's opening words) a parrot of the user."""
+    whether they start a copy of the instructions, or (`start`, the user's opening words) a parrot of the user, or
+    (`recited`) a recital of the persona; text from a "{" on waits too, until it is clearly no call written out."""
 
-    def __init__(self, copied: set[tuple[str, ...]], start: tuple[str, ...] = ()):
-        self.copied, self.start, self.text, self.sent, self.echo_at, self.parrot = copied, start, "", 0, None, False
+    def __init__(self, copied: set[tuple[str, ...]], start: tuple[str, ...] = (), recited: set[tuple[str, ...]] | None = None):
+        self.copied, self.start, self.recited = copied, start, recited or set()
+        self.text, self.sent, self.echo_at, self.parrot = "", 0, None, False
 
     def feed(self, piece: str) -> str:
         if self.echo_at is not None:
@@ -100,11 +149,18 @@ class EchoWatch:
         if self.start and not self.sent and len(words) >= len(self.start) and parrots(self.text, self.start):
             self.echo_at, self.parrot = 0, True
             return ""
+        recital = recital_start(self.text, self.recited)
+        if recital is not None:
+            self.echo_at, self.parrot = max(recital, self.sent), True
+            return self._release(self.echo_at)
         start = echo_start(self.text, self.copied)
         if start is not None:
             self.echo_at = start
             return self._release(start)
         safe = words[-(ECHO_WORDS - 1)].start() if len(words) >= ECHO_WORDS - 1 else 0
+        brace = self.text.rfind("{", self.sent)
+        if brace >= 0 and len(self.text) - brace < CALL_LOOKAHEAD:
+            safe = min(safe, _call_start(self.text, brace))
         return self._release(safe)
 
     def finish(self) -> str:
@@ -149,6 +205,22 @@ def ungrounded_write(reply: tc.Reply, user_text: str) -> bool:
         return False
     note = note_of(reply).replace(tc.HUMAN_NOTE_START, " ")
     return bool(note.strip()) and not (_content_words(note) & _content_words(user_text))
+
+
+# A message that asks for a memory change in words ("Please remember ...", "Use memory_insert to add this to the human
+# block: ...", "Add: book the hall"): a note to `human` from it needs no first-person sentence.
+_MEMORY_REQUEST = re.compile(r"\b(remember|note|notes|save|store|memory|memory_\w+|add|keep in mind|forget|update)\b", re.I)
+
+
+def unfounded_human_note(reply: tc.Reply, user_text: str) -> bool:
+    """A note to `human` that is no fact the user told: a request or question retold ("The user is looking for a quick
+    lunch.", "The user is asking about the number of minutes in a day."), or any note on a message that tells nothing
+    about the user and asks for no memory change ("Hello there. Are you a bot?" saved "The user is a bot.")."""
+    note = human_note(reply)
+    if note is None or not user_text.strip():
+        return False
+    retold = bool(_REQUEST.match(" ".join(note.split())))
+    return retold or not (tells_about_self(user_text) or _MEMORY_REQUEST.search(user_text))
 
 
 def without_memory_tools(decision: tc.Decision) -> tc.Decision:
@@ -215,7 +287,7 @@ def note_of(reply: tc.Reply) -> str:
 def to_human(decision: tc.Decision, tool_name: str) -> tc.Decision:
     """The decision narrowed to the same memory tool, writing to `human`."""
     tools = [t for t in decision.tools if t.get("function", t).get("name") == tool_name]
-    return tc.Decision(allow_text=False, tools=tools, labels=[HUMAN])
+    return tc.Decision(allow_text=False, tools=tools, labels=[HUMAN], replaceable=decision.replaceable)
 
 
 # Missed note: in a natural chat the model answered an introduction made after a greeting in text and saved nothing
@@ -251,28 +323,72 @@ def asks_about_self(user_text: str) -> bool:
     return any(_ABOUT_ME.search(s) and s.rstrip().endswith("?") for s in _sentences(user_text))
 
 
-def memory_reminder(human: str) -> str | None:
-    """The line put after a question about the user that the model was about to answer in text: their `human` block,
-    restated next to the question (a 1.5B model reads the memory section 1,000 tokens up poorly: asked "What have
-    I told you about myself?", it recited its persona, or searched the history and said it did not know). Only when
-    it chose text: a question that a tool answers (lesson 11's "Which plan am I on?") keeps its call. None when the
-    block holds nothing yet."""
+def notes_about_user(human: str) -> str | None:
+    """The `human` block's notes, on one line, or None when it holds nothing yet."""
     human = " ".join(human.split())
-    if not human or is_placeholder(human):
-        return None
-    return f"What you know about the user, from your memory: {human[:600]} Answer from it, in your own words."
+    return None if not human or is_placeholder(human) else human[:600]
+
+
+# Answered from the notes (a small step of its own): asked "What have I told you about myself?", the agent's 1.5B model
+# reads the memory section 1,000 tokens up poorly. In the natural evaluation it recited its persona, said "Yes, I
+# remember your name." without the name, or searched the history and said it knew nothing: recall 22 of 37, though
+# `human` held the facts. Asked from its notes alone, with one worked example, it answered all eleven of those
+# questions from them. Only when it chose text: a question a tool answers (lesson 11's "Which plan am I on?")
+# keeps its call.
+_ANSWER_EXAMPLE = (
+    "The user is Sam, who repairs old clocks in Leeds.",
+    "What do you remember about me?",
+    "You're Sam, and you repair old clocks in Leeds.",
+)
+
+
+def answer_from_notes(notes: str, question: str, example: bool = True) -> str:
+    """A short prompt: the user's question about themselves, answered from the assistant's notes about them (after
+    a worked example, unless `example` is False: asked again once it borrowed the example's words)."""
+
+    def asked(note: str, q: str) -> str:
+        return ChatML.turn("user", f'Your notes about the user: "{note}"\nThe user asks: "{q[:300]}"')
+
+    example_notes, example_question, example_answer = _ANSWER_EXAMPLE
+    system = (
+        "You are an AI assistant. The user asks what you know about them. Answer from your notes about the user, "
+        'speaking to the user as "you", in one or two sentences. Use only what the notes say.'
+    )
+    shown = asked(example_notes, example_question) + ChatML.turn("assistant", example_answer) if example else ""
+    return ChatML.turn("system", system) + shown + asked(notes, question) + "<|im_start|>assistant\n"
+
+
+def answered_from_notes(answer: str, notes: str, question: str) -> bool:
+    """The answer uses the notes (a word of them beyond the question's) and nothing of the worked example's that the
+    notes lack: once, with notes about Hiro, it answered "You're Sam, and you're still ... in Leeds."."""
+    words = _stems(answer) - _stems(question)
+    borrowed = _stems(_ANSWER_EXAMPLE[0]) - _stems(notes) - _stems(question)
+    return bool(words & _stems(notes)) and not (words & borrowed)
+
+
+# One worked example of each outcome: without them the note kept one of two facts ("The user is Tomasz, by the way."
+# for "I'm Tomasz, by the way. I teach maths at a secondary school.", "The user is Mei." for "It's Mei. I just
+# adopted a greyhound called Pixel."); with them, all seven introductions the evaluation had saved half of were whole.
+_NOTE_EXAMPLES = (
+    ("Hey there, Sam here. I repair old clocks in Leeds.", "The user is Sam, who repairs old clocks in Leeds."),
+    ("Can you give me a recipe for soup?", "nothing"),
+)
+_NOTE_ASK = 'Write every lasting fact about the user in this message as one note starting "The user", or write "nothing" if it has none.'
 
 
 def note_question(user_text: str) -> str:
-    """A short, context-free prompt: the lasting fact about the user in their message, as one note."""
-    return (
-        "<|im_start|>system\nYou keep notes about a user for their AI assistant. A note is a lasting fact about the "
-        "user: their name, where they live, their work, family, pets, likes and dislikes, plans. Greetings, thanks, "
-        "questions and requests are not facts about the user.<|im_end|>\n"
-        f'<|im_start|>user\nThe user wrote: "{user_text[:600]}"\n'
-        'Write the lasting fact about the user in this message as one note starting "The user", or write "nothing" '
-        "if it has none.<|im_end|>\n<|im_start|>assistant\n"
+    """A short, context-free prompt: every lasting fact about the user in their message, as one note."""
+
+    def asked(text: str) -> str:
+        return ChatML.turn("user", f'The user wrote: "{text[:600]}"\n{_NOTE_ASK}')
+
+    system = (
+        "You keep notes about a user for their AI assistant. A note is a lasting fact about the user: their name, where "
+        "they live, their work, family, pets, likes and dislikes, plans. Greetings, thanks, questions and requests are "
+        "not facts about the user."
     )
+    examples = "".join(asked(text) + ChatML.turn("assistant", note) for text, note in _NOTE_EXAMPLES)
+    return ChatML.turn("system", system) + examples + asked(user_text) + "<|im_start|>assistant\n"
 
 
 def _stems(text: str) -> set[str]:
@@ -299,3 +415,30 @@ def note_call(note: str, tool_names: set[str]) -> tc.Reply | None:
     if "core_memory_append" in tool_names:
         return tc.Reply(None, {"name": "core_memory_append", "arguments": {"label": HUMAN, "content": note}})
     return None
+
+
+_NOTE_ARGUMENTS = ("new_string", "content", "new_memory")  # what memory_insert/replace, core_memory_append, memory_rethink write
+
+
+def human_note(reply: tc.Reply) -> str | None:
+    """The note a memory write puts in `human`, or None for any other reply."""
+    call = reply.tool_call or {}
+    args = call.get("arguments")
+    if call.get("name") not in lp.MEMORY_TOOLS or not isinstance(args, dict) or args.get("label") != HUMAN:
+        return None
+    return next((str(args[k]) for k in _NOTE_ARGUMENTS if k in args), None)
+
+
+def fuller_note(reply: tc.Reply, note: str | None, user_text: str) -> tc.Reply:
+    """The write with `note` (the side question's, already kept) in place of the model's own, when it keeps more of
+    the message's words: the model's note often kept one of two facts ("The user is Mei." for "It's Mei. I just
+    adopted a greyhound called Pixel.")."""
+    own = human_note(reply)
+    old = str(reply.tool_call["arguments"].get("old_string") or "") if own is not None else ""
+    if old and not is_placeholder(old):
+        return reply  # a correction: the model's new text keeps the rest of the sentence it replaces
+    if own is None or not note or len(_stems(note) & _stems(user_text)) <= len(_stems(own) & _stems(user_text)):
+        return reply
+    args = reply.tool_call["arguments"]
+    key = next(k for k in _NOTE_ARGUMENTS if k in args)
+    return tc.Reply(None, {**reply.tool_call, "arguments": {**args, key: note}})

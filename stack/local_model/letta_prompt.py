@@ -98,6 +98,17 @@ def memory_values(messages: list[dict]) -> dict[str, str]:
     return values
 
 
+def sentences(value: str) -> list[str]:
+    """A block value's lines and the sentences in them, each once: the text a replace may name as `old_string`."""
+    out: list[str] = []
+    for line in value.splitlines():
+        for piece in [line, *re.split(r"(?<=[.!?])\s+", line)]:
+            piece = piece.strip()
+            if piece and piece not in out:
+                out.append(piece)
+    return out
+
+
 def parsed_args(arguments):
     """A call's arguments as an object when they are a JSON string; anything else unchanged."""
     if isinstance(arguments, str):

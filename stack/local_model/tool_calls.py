@@ -8,6 +8,7 @@ too. Pure (no model, no I/O), so it is unit-tested directly.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import uuid
@@ -68,22 +69,38 @@ HUMAN_NOTE_START = "The user"
 NOTE_ARGUMENTS = ("new_string", "new_memory")  # memory_insert / memory_replace, memory_rethink
 
 
-def _argument_variants(fn: dict, labels: list[str]) -> list[dict]:
-    """The schemas of the arguments the model may write for one tool: for a memory tool that may name `human`
-    beside other blocks, one for the other blocks and one for `human`, whose note starts with HUMAN_NOTE_START."""
+def _argument_variants(fn: dict, labels: list[str], replaceable: dict[str, list[str]] | None = None) -> list[dict]:
+    """The schemas of the arguments the model may write for one tool. A memory tool that may name `human` beside
+    other blocks gets one for `human`, whose note starts with HUMAN_NOTE_START, and one for the others. A tool that
+    replaces text (`old_string`) gets one per block, its `old_string` one of that block's sentences (`replaceable`):
+    the model otherwise replaced text the block no longer held (the placeholder, after the first note had taken its
+    place) or never held, the call failed, and its answer apologised for the failure."""
     arguments = _call_arguments(fn, labels)
     props = arguments["properties"]
-    note = next((k for k in NOTE_ARGUMENTS if k in props), None)
-    if fn["name"] not in MEMORY_TOOLS or HUMAN_LABEL not in labels or note is None or "label" not in props:
+    if fn["name"] not in MEMORY_TOOLS or "label" not in props:
         return [arguments]
-    others = [label for label in labels if label != HUMAN_LABEL]
-    length = props[note].get("maxLength", MAX_MEMORY_TEXT) - len(HUMAN_NOTE_START)
-    human_note = {k: v for k, v in props[note].items() if k != "maxLength"} | {"pattern": f"^{HUMAN_NOTE_START}[^\\n]{{1,{length}}}$"}
-    human = {**arguments, "properties": {**props, "label": {"enum": [HUMAN_LABEL]}, note: human_note}}
-    return ([{**arguments, "properties": {**props, "label": {**props["label"], "enum": others}}}] if others else []) + [human]
+    note = next((k for k in NOTE_ARGUMENTS if k in props), None)
+    old = "old_string" if "old_string" in props and replaceable else None
+    if old:
+        groups = [[label] for label in labels if replaceable.get(label)]
+    else:
+        groups = [g for g in ([label for label in labels if label != HUMAN_LABEL], [HUMAN_LABEL] if HUMAN_LABEL in labels else []) if g]
+    if not groups or (not old and (note is None or HUMAN_LABEL not in labels)):
+        return [arguments]
+    variants = []
+    for group in groups:
+        shaped = {**props, "label": {**props["label"], "enum": group}}
+        if old:
+            shaped[old] = {"type": "string", "enum": replaceable[group[0]]}
+        if note and group == [HUMAN_LABEL]:
+            length = props[note].get("maxLength", MAX_MEMORY_TEXT) - len(HUMAN_NOTE_START)
+            pattern = {"pattern": f"^{HUMAN_NOTE_START}[^\\n]{{1,{length}}}$"}
+            shaped[note] = {k: v for k, v in props[note].items() if k != "maxLength"} | pattern
+        variants.append({**arguments, "properties": shaped})
+    return variants
 
 
-def _call_schemas(tool: dict, labels: list[str]) -> list[dict]:
+def _call_schemas(tool: dict, labels: list[str], replaceable: dict[str, list[str]] | None = None) -> list[dict]:
     fn = tool.get("function", tool)
     return [
         {
@@ -92,7 +109,7 @@ def _call_schemas(tool: dict, labels: list[str]) -> list[dict]:
             "required": ["name", "arguments"],
             "additionalProperties": False,
         }
-        for arguments in _argument_variants(fn, labels)
+        for arguments in _argument_variants(fn, labels, replaceable)
     ]
 
 
@@ -103,6 +120,7 @@ class Decision:
     allow_text: bool
     tools: list[dict] = field(default_factory=list)  # the tools it may call; empty means text only
     labels: list[str] = field(default_factory=list)  # memory block labels the memory tools may name
+    replaceable: dict[str, list[str]] = field(default_factory=dict)  # label -> the sentences a replace may name
     # The service withholds the tools (the call budget is spent, or none is left to offer): text that cannot be a
     # call written as text. The prompt still lists the tools, so it keeps the start the model has cached.
     text_only: bool = False
@@ -157,7 +175,7 @@ def decide(
 def steer_away(decision: Decision, names: set[str]) -> Decision | None:
     """The same decision without the named tools, or None when no tool would be left."""
     left = [t for t in decision.tools if t.get("function", t).get("name") not in names]
-    return Decision(allow_text=decision.allow_text, tools=left, labels=decision.labels) if left else None
+    return dataclasses.replace(decision, tools=left, text_only=False) if left else None
 
 
 # Used when the guard rejects a repeated call: plain text that cannot start like a JSON call.
@@ -172,7 +190,8 @@ def grammar_for(decision: Decision) -> str | None:
     """An llguidance (Lark) grammar: plain text, or one JSON tool call that matches a tool's schema."""
     if not decision.constrained:
         return TEXT_ONLY_GRAMMAR if decision.text_only else None
-    schema = {"anyOf": [s for t in decision.tools for s in _call_schemas(t, decision.labels)], "x-guidance": _COMPACT_JSON}
+    schemas = [s for t in decision.tools for s in _call_schemas(t, decision.labels, decision.replaceable)]
+    schema = {"anyOf": schemas, "x-guidance": _COMPACT_JSON}
     call = "call: %json " + json.dumps(schema) + "\n"
     if decision.allow_text:
         # A call starts with "{"; text may not start with "{", "<" or "`" (these models otherwise write a call as
