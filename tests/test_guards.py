@@ -339,3 +339,15 @@ def test_a_correction_keeps_the_models_own_replacement():
     }
     correction = tc.Reply(None, {"name": "memory_replace", "arguments": args})
     assert guards.fuller_note(correction, "The user is called Pip by everyone.", said) is correction
+
+
+def test_a_note_may_not_borrow_the_worked_examples_words_nor_copy_the_message():
+    said = "By the way, my friends call me Sef; use that."
+    assert guards.kept_note("The user is Sef, who is friends with Sam.", said) is None
+    assert guards.kept_note("The user is called Sef by friends.", said) == "The user is called Sef by friends."
+    greeting = tc.Reply(None, {"name": "memory_insert", "arguments": {"label": "persona", "new_string": "Good evening."}})
+    assert guards.copied_message(greeting, "Good evening.")
+    formal = tc.Reply(None, {"name": "memory_insert", "arguments": {"label": "persona", "new_string": "I answer in French."}})
+    assert not guards.copied_message(formal, "From now on, answer in French.")
+    task = tc.Reply(None, {"name": "memory_insert", "arguments": {"label": "tasks", "new_string": "Book the hall"}})
+    assert not guards.copied_message(task, "Add: book the hall")  # lesson 02: asked for, in words

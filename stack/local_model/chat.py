@@ -220,7 +220,8 @@ class Turn:
         back whole may become. A text reply is never empty: that would end the turn with nothing."""
         if self.plan.is_loop(reply) and (instead := await self._instead_of_loop(reply)):
             reply = instead
-        unfounded = guards.ungrounded_write(reply, self.plan.user_text) or guards.unfounded_human_note(reply, self.plan.user_text)
+        said = self.plan.user_text
+        unfounded = guards.ungrounded_write(reply, said) or guards.unfounded_human_note(reply, said) or guards.copied_message(reply, said)
         if self.plan.decision.allow_text and unfounded:
             reply = await self._without_memory_tools()
         if reply.tool_call:

@@ -223,6 +223,16 @@ def unfounded_human_note(reply: tc.Reply, user_text: str) -> bool:
     return retold or not (tells_about_self(user_text) or _MEMORY_REQUEST.search(user_text))
 
 
+def copied_message(reply: tc.Reply, user_text: str) -> bool:
+    """A memory write whose note is the user's message word for word ("Good evening." saved in `persona`), on a
+    message that asks for no memory change: a copy, not a note."""
+    call = reply.tool_call or {}
+    if call.get("name") not in lp.MEMORY_TOOLS or _MEMORY_REQUEST.search(user_text):
+        return False
+    note = [m.group() for m in _words(note_of(reply))]
+    return bool(note) and note == [m.group() for m in _words(user_text)]
+
+
 def without_memory_tools(decision: tc.Decision) -> tc.Decision:
     """The decision without the memory tools; text only (the tools still listed in the prompt) when none is left."""
     return tc.steer_away(decision, lp.MEMORY_TOOLS) or tc.Decision(allow_text=True, text_only=True)
@@ -400,8 +410,9 @@ def kept_note(note: str, user_text: str) -> str | None:
     know about me?" keeps none of them); else None."""
     note = " ".join(note.split())
     words = _stems(note.removeprefix(HUMAN_NOTE)) - {"name"}  # "The user is named Jo.": the name is the fact
-    if not note.startswith(HUMAN_NOTE) or _REQUEST.match(note) or not words:
-        return None
+    borrowed = _stems(" ".join(note for _, note in _NOTE_EXAMPLES)) - _stems(user_text)
+    if not note.startswith(HUMAN_NOTE) or _REQUEST.match(note) or not words or words & borrowed:
+        return None  # borrowed: "my friends call me Sef" gave "The user is Sef, who is friends with Sam." (the example's)
     return note if len(words & _stems(user_text)) / len(words) >= NOTE_KEEPS else None
 
 
