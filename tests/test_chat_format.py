@@ -8,6 +8,7 @@ from stack.local_model import chat_templates as ct
 from stack.local_model import letta_prompt as lp
 from stack.local_model import prompt_parts as pp
 from stack.local_model import tool_calls as tc
+from stack.local_model.slots import Marks, SlotTable, thread_of
 
 WEATHER = {
     "type": "function",
@@ -333,3 +334,37 @@ def test_a_prompt_without_tools_or_memory_is_counted_as_it_is():
     assert [part for part, _ in pp.part_ends(text_prompt, ct.QWEN25)] == ["instructions", "memory", "messages"]
     question = "<|im_start|>user\nIs this note about the user?<|im_end|>\n<|im_start|>assistant\n"
     assert pp.part_ends(question, ct.QWEN25) == [("side question", len(question))]
+
+
+def _letta_prompt(start: str, agent: str, conversation: str = "default", first: str = "", more: str = "") -> tuple[str, Marks]:
+    """A prompt as the slot table sees it, with its marks."""
+    system = f"{start}<memory_metadata>\n- AGENT_ID: {agent}\n- CONVERSATION_ID: {conversation}\n</memory_metadata>"
+    return system + first + more, Marks(len(start), len(system), len(system + first))
+
+
+def test_each_conversation_goes_back_to_the_slot_that_holds_it_and_a_new_one_not_to_the_slot_used_last():
+    start = "instructions and tools "
+    table = SlotTable((0, 1, 2))
+    for slot in (0, 1, 2):  # the warm-up's state, copied to every agent slot
+        table.hold(slot, *_letta_prompt(start, "agent-warm-up", first="Hi!"))
+    ada = table.place(*_letta_prompt(start, "agent-ada", first="I'm Ada."))
+    ben = table.place(*_letta_prompt(start, "agent-ben", first="I'm Ben."))
+    # a conversation of Ada's agent that also says "default" (created from the agent's own system message)
+    trip = table.place(*_letta_prompt(start, "agent-ada", first="Plan a trip."))
+    assert len({ada, ben, trip}) == 3  # three conversations, three slots
+    assert table.place(*_letta_prompt(start, "agent-ada", first="I'm Ada.", more=" And more.")) == ada  # back to its own
+    assert table.place(*_letta_prompt(start, "agent-ben", first="I'm Ben.", more=" And more.")) == ben
+    # a fourth takes the slot used least recently (the trip conversation's), not Ada's or Ben's
+    assert table.place(*_letta_prompt(start, "agent-cy", "conv-1", "Hello.")) == trip
+    # a new agent with other tools shares less of the start with every slot: not the slot used last (Cy's)
+    other, marks = _letta_prompt("instructions and other tools ", "agent-dee", first="Hi.")
+    assert table.place(other, Marks(len(start), marks.messages_start, marks.first_message_end)) == ada
+
+
+def test_a_prompt_without_letta_names_goes_where_most_of_it_is_read():
+    table = SlotTable((0, 1))
+    table.hold(0, "system: a; user: one", Marks(0, 0, 0))
+    table.hold(1, "system: b; user: two", Marks(0, 0, 0))
+    assert table.place("system: b; user: two, three", Marks(0, 0, 0)) == 1
+    assert thread_of(*_letta_prompt("x", "agent-1", "conv-2", "Hello", " more")) == "agent-1/conv-2/Hello"
+    assert thread_of("no names", Marks(0, 0, 0)) is None

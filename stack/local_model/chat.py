@@ -19,14 +19,11 @@ from dataclasses import dataclass
 from . import guards
 from . import letta_prompt as lp
 from . import tool_calls as tc
-from .chat_templates import ChatML
+from .chat_templates import ASSISTANT_START, ChatML
 from .engine import LOG, SIDE_SLOT, Engine
 
 LOST_THREAD = "Sorry, I lost my thread there. Could you say that again?"
 PARROT_NUDGE = "Do not repeat the user's message or your persona. Answer the user's last message, in your own words."
-
-
-ASSISTANT_START = "<|im_start|>assistant\n"
 
 
 def with_system_line(prompt: str, template: ChatML, line: str) -> str:
@@ -220,9 +217,7 @@ class Turn:
         back whole may become. A text reply is never empty: that would end the turn with nothing."""
         if self.plan.is_loop(reply) and (instead := await self._instead_of_loop(reply)):
             reply = instead
-        said = self.plan.user_text
-        unfounded = guards.ungrounded_write(reply, said) or guards.unfounded_human_note(reply, said) or guards.copied_message(reply, said)
-        if self.plan.decision.allow_text and unfounded:
+        if self.plan.decision.allow_text and guards.unfounded_write(reply, self.plan.user_text):
             reply = await self._without_memory_tools()
         if reply.tool_call:
             checked = await self._persona_checked(reply)

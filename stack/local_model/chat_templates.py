@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from .letta_prompt import LOOP_INSTRUCTIONS, content_text, memory_labels, split_system
 from .tool_calls import prompt_tool
 
+# Where the model's answer begins: every prompt, the agents' and the guards' side questions, ends with it.
+ASSISTANT_START = "<|im_start|>assistant\n"
+TURN_END = "<|im_end|>\n"
+
 
 @dataclass(frozen=True)
 class ChatML:
@@ -34,7 +38,7 @@ class ChatML:
 
     @staticmethod
     def turn(role: str, text: str) -> str:
-        return f"<|im_start|>{role}\n{text}<|im_end|>\n"
+        return f"<|im_start|>{role}\n{text}{TURN_END}"
 
     @staticmethod
     def assistant_text(message: dict) -> str:
@@ -77,7 +81,7 @@ class ChatML:
                 out.append(self.turn("user", text))
         if first_system and tools:
             out.insert(0, self.turn("system", self.tools_preamble(tools, labels)))
-        out.append("<|im_start|>assistant\n")
+        out.append(ASSISTANT_START)
         return "".join(out)
 
 

@@ -23,18 +23,22 @@ import httpx
 from course import facts
 
 from . import prompt_parts
-from .chat_templates import ChatML
+from .chat_templates import TURN_END, ChatML
 from .settings import Settings
+from .slots import Marks, SlotTable
 
 # One JSON line per generation and per guard action in the service's log (.course/logs/model.log): where a turn's
 # seconds went (prompt tokens processed vs reused, decode) and which second looks ran.
 LOG = logging.getLogger("course.model")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # its line per request to llama.cpp's port is noise in that log
 
-# Two slots of the full context each: the agents' prompts always go to slot AGENT_SLOT (one at a time: on two
-# cores, parallel decoding only splits the same CPU), the guards' short side questions and prompts without
-# tools to SIDE_SLOT, so they never evict the agents' cached prompt (a re-read costs ~25 s).
-AGENT_SLOT, SIDE_SLOT = 0, 1
+# Slots of the full context each. An agent's prompt goes to one of AGENT_SLOTS (slots.py: each conversation back to
+# the slot that holds it); the guards' short side questions and prompts without tools go to SIDE_SLOT, so they
+# never evict an agent's cached prompt (a re-read costs ~25 s). One generation at a time per slot (Engine.slot);
+# generations in different slots run together and share the cores.
+AGENT_SLOTS, SIDE_SLOT = (0, 1, 2), 3
+AGENT_SLOT = AGENT_SLOTS[0]  # the one the warm-up reads into; its state is then copied to the others
+PLACE = -1  # the id_slot of an agent's prompt until the engine places it (llama.cpp's own "any slot")
 
 
 # Each generation holds a thread while llama.cpp works; a pool of its own keeps the embeddings' threads free.
@@ -84,8 +88,8 @@ class Engine:
 
         params = xllamacpp.CommonParams()
         params.model.path = settings.model_path
-        params.n_ctx = settings.context * 2  # AGENT_SLOT and SIDE_SLOT, the full context each
-        params.n_parallel = 2
+        params.n_ctx = settings.context * (len(AGENT_SLOTS) + 1)  # the agent slots and SIDE_SLOT, the full context each
+        params.n_parallel = len(AGENT_SLOTS) + 1
         params.cpuparams.n_threads = settings.threads
         params.cpuparams_batch.n_threads = settings.threads
         params.port = _free_port()  # xllamacpp always opens its HTTP port; the service never calls it
@@ -110,17 +114,39 @@ class Engine:
 
         self.embedder = SentenceTransformer(str(Path(pkg_file).parent / "model"), device="cpu")
         self.settings = settings
-        self._slots = {AGENT_SLOT: asyncio.Lock(), SIDE_SLOT: asyncio.Lock()}
+        self._slots = {slot: asyncio.Lock() for slot in (*AGENT_SLOTS, SIDE_SLOT)}
+        self.table = SlotTable(AGENT_SLOTS)
 
     def slot(self, sampling: dict) -> asyncio.Lock:
         """The lock a generation holds for the whole of its run in its slot."""
-        return self._slots[sampling.get("id_slot", AGENT_SLOT)]
+        return self._slots[sampling["id_slot"]]
+
+    def placed(self, prompt: str, sampling: dict) -> dict:
+        """`sampling` with its slot: an agent's prompt (PLACE) goes where the slot table says; an agent slot named
+        outright (the warm-up) is noted as holding the prompt."""
+        slot = sampling.get("id_slot", PLACE)
+        if slot == PLACE:
+            slot = self.table.place(prompt, self.marks(prompt))
+        elif slot in AGENT_SLOTS:
+            self.hold(slot, prompt)
+        return {**sampling, "id_slot": slot}
+
+    def marks(self, prompt: str) -> Marks:
+        """Where the prompt's parts end, as the slot table reads them."""
+        ends = dict(prompt_parts.part_ends(prompt, self.template))
+        messages = ends.get("memory", 0)
+        first_end = prompt.find(TURN_END, messages) if messages else -1
+        return Marks(ends.get("tools", ends.get("instructions", 0)), messages, first_end if first_end >= 0 else len(prompt))
+
+    def hold(self, slot: int, prompt: str) -> None:
+        """Note that agent slot `slot` holds `prompt` (read there, or restored from a saved state)."""
+        self.table.hold(slot, prompt, self.marks(prompt))
 
     def sampling(self, body: dict) -> dict:
         s = self.settings
         temperature = body.get("temperature", 1.0) if s.temperature == "request" else float(s.temperature)
         max_tokens = min(int(body.get("max_tokens") or body.get("max_completion_tokens") or s.max_tokens), s.max_tokens)
-        return {"temperature": temperature, "seed": s.seed, "n_predict": max_tokens, "cache_prompt": True, "id_slot": AGENT_SLOT}
+        return {"temperature": temperature, "seed": s.seed, "n_predict": max_tokens, "cache_prompt": True, "id_slot": PLACE}
 
     def _parts(self, prompt: str) -> dict[str, int] | None:
         """The prompt's tokens by part, for the log; None if llama.cpp could not tokenize it (the log goes on)."""
@@ -168,6 +194,7 @@ class Engine:
 
     async def complete(self, prompt: str, grammar: str | None, sampling: dict, usage: dict | None = None, purpose: str = "reply") -> dict:
         """One whole generation (the guards' second looks); its tokens count towards `usage` when given."""
+        sampling = self.placed(prompt, sampling)
         payload = self._payload(prompt, grammar, sampling, stream=False)
         loop = asyncio.get_running_loop()
         async with self.slot(sampling):
@@ -180,6 +207,7 @@ class Engine:
     async def stream(self, prompt: str, grammar: str | None, sampling: dict) -> AsyncIterator[dict]:
         """A generation as it comes: `content` pieces, the last with `stop` (and the figures). Leaving the loop early
         cancels the generation: llama.cpp stops at its next token."""
+        sampling = self.placed(prompt, sampling)
         loop, pieces, cancelled = asyncio.get_running_loop(), asyncio.Queue(), threading.Event()
         seen = {"chunks": 0, "finished": False}
 

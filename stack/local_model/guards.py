@@ -34,7 +34,7 @@ import re
 
 from . import letta_prompt as lp
 from . import tool_calls as tc
-from .chat_templates import ChatML
+from .chat_templates import ASSISTANT_START, ChatML
 
 ECHO_WORDS = 8
 _WORD = re.compile(r"[a-z0-9']+")
@@ -233,6 +233,12 @@ def copied_message(reply: tc.Reply, user_text: str) -> bool:
     return bool(note) and note == [m.group() for m in _words(user_text)]
 
 
+def unfounded_write(reply: tc.Reply, user_text: str) -> bool:
+    """A memory write the message does not found: a note with none of its words, a request retold or a note on a
+    message that tells nothing about the user, or the message copied whole."""
+    return ungrounded_write(reply, user_text) or unfounded_human_note(reply, user_text) or copied_message(reply, user_text)
+
+
 def without_memory_tools(decision: tc.Decision) -> tc.Decision:
     """The decision without the memory tools; text only (the tools still listed in the prompt) when none is left."""
     return tc.steer_away(decision, lp.MEMORY_TOOLS) or tc.Decision(allow_text=True, text_only=True)
@@ -280,8 +286,7 @@ def persona_question(user_text: str, note: str) -> str:
     return (
         f'<|im_start|>user\nA user wrote to their AI assistant: "{user_text[:600]}"\n'
         f'The assistant is about to save this note in its memory: "{note[:300]}"\n'
-        "Is the note about the user, or about the assistant itself? Answer with one word: user or assistant.<|im_end|>\n"
-        "<|im_start|>assistant\n"
+        "Is the note about the user, or about the assistant itself? Answer with one word: user or assistant.<|im_end|>\n" + ASSISTANT_START
     )
 
 
@@ -289,7 +294,7 @@ def note_of(reply: tc.Reply) -> str:
     """What the write adds: a replace that keeps the old text ("I am friendly." -> "I am friendly. I live in
     Porto.") adds only the rest, and the old persona text would make the question look like one about itself."""
     args = (reply.tool_call or {}).get("arguments") or {}
-    new = str(args.get("new_string") or args.get("content") or args.get("new_memory") or "")
+    new = next((str(args[k]) for k in tc.NOTE_ARGUMENTS if args.get(k)), "")
     old = str(args.get("old_string") or "").strip()
     return " ".join(new.replace(old, " ").split()) if old and old in new else new
 
@@ -365,7 +370,7 @@ def answer_from_notes(notes: str, question: str, example: bool = True) -> str:
         'speaking to the user as "you", in one or two sentences. Use only what the notes say.'
     )
     shown = asked(example_notes, example_question) + ChatML.turn("assistant", example_answer) if example else ""
-    return ChatML.turn("system", system) + shown + asked(notes, question) + "<|im_start|>assistant\n"
+    return ChatML.turn("system", system) + shown + asked(notes, question) + ASSISTANT_START
 
 
 def answered_from_notes(answer: str, notes: str, question: str) -> bool:
@@ -398,7 +403,7 @@ def note_question(user_text: str) -> str:
         "not facts about the user."
     )
     examples = "".join(asked(text) + ChatML.turn("assistant", note) for text, note in _NOTE_EXAMPLES)
-    return ChatML.turn("system", system) + examples + asked(user_text) + "<|im_start|>assistant\n"
+    return ChatML.turn("system", system) + examples + asked(user_text) + ASSISTANT_START
 
 
 def _stems(text: str) -> set[str]:
@@ -428,16 +433,13 @@ def note_call(note: str, tool_names: set[str]) -> tc.Reply | None:
     return None
 
 
-_NOTE_ARGUMENTS = ("new_string", "content", "new_memory")  # what memory_insert/replace, core_memory_append, memory_rethink write
-
-
 def human_note(reply: tc.Reply) -> str | None:
     """The note a memory write puts in `human`, or None for any other reply."""
     call = reply.tool_call or {}
     args = call.get("arguments")
     if call.get("name") not in lp.MEMORY_TOOLS or not isinstance(args, dict) or args.get("label") != HUMAN:
         return None
-    return next((str(args[k]) for k in _NOTE_ARGUMENTS if k in args), None)
+    return next((str(args[k]) for k in tc.NOTE_ARGUMENTS if k in args), None)
 
 
 def fuller_note(reply: tc.Reply, note: str | None, user_text: str) -> tc.Reply:
@@ -451,5 +453,5 @@ def fuller_note(reply: tc.Reply, note: str | None, user_text: str) -> tc.Reply:
     if own is None or not note or len(_stems(note) & _stems(user_text)) <= len(_stems(own) & _stems(user_text)):
         return reply
     args = reply.tool_call["arguments"]
-    key = next(k for k in _NOTE_ARGUMENTS if k in args)
+    key = next(k for k in tc.NOTE_ARGUMENTS if k in args)
     return tc.Reply(None, {**reply.tool_call, "arguments": {**args, key: note}})

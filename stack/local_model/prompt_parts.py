@@ -7,17 +7,17 @@ and so where the cache ran out (scripts/prompt_accounting.py). Pure functions, u
 
 from __future__ import annotations
 
-from .chat_templates import ChatML
+from .chat_templates import TURN_END, ChatML
 from .letta_prompt import DYNAMIC_SECTION_TAGS
 
 PARTS = ("instructions", "tools", "memory", "messages", "side question")
-_SYSTEM_START, _END = "<|im_start|>system\n", "<|im_end|>\n"
+_SYSTEM_START = "<|im_start|>system\n"
 
 
 def part_ends(prompt: str, template: ChatML) -> list[tuple[str, int]]:
     """(part, character offset where it ends), in prompt order. An agent's prompt (template.render) starts with the
     system message: instructions, tools when listed, then memory; everything after it is messages."""
-    system_end = prompt.find(_END) + len(_END) if prompt.startswith(_SYSTEM_START) else -1
+    system_end = prompt.find(TURN_END) + len(TURN_END) if prompt.startswith(_SYSTEM_START) else -1
     dynamic = [i for i in (prompt.find(tag, 0, system_end) for tag in DYNAMIC_SECTION_TAGS) if i >= 0]
     tools = prompt.find(template.tools_header, 0, system_end)
     if system_end < 0 or (tools < 0 and not dynamic):

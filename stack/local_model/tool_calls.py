@@ -66,7 +66,7 @@ def _call_arguments(fn: dict, labels: list[str]) -> dict:
 # Only the grammar says so; the prompt's schemas are unchanged (its cached start stays).
 HUMAN_LABEL = "human"
 HUMAN_NOTE_START = "The user"
-NOTE_ARGUMENTS = ("new_string", "new_memory")  # memory_insert / memory_replace, memory_rethink
+NOTE_ARGUMENTS = ("new_string", "content", "new_memory")  # memory_insert/replace, core_memory_append, memory_rethink
 
 
 def _argument_variants(fn: dict, labels: list[str], replaceable: dict[str, list[str]] | None = None) -> list[dict]:
