@@ -243,6 +243,25 @@ def test_calls_are_compact_json_and_memory_text_is_bounded():
     # a note to `human` is bounded by its pattern: the start it must have, then at most the rest of the limit
     bound = tc.MAX_MEMORY_TEXT - len(tc.HUMAN_NOTE_START)
     assert human["new_string"]["pattern"].endswith(f"{{1,{bound}}}$") and "maxLength" not in human["label"]
+    # core_memory_append (older agent types) writes `content`: its note to `human` starts the same way
+    append = {
+        "type": "function",
+        "function": {
+            "name": "core_memory_append",
+            "parameters": {
+                "type": "object",
+                "properties": {"label": {"type": "string"}, "content": {"type": "string"}},
+                "required": ["label", "content"],
+            },
+        },
+    }
+    schema = json.loads(tc.grammar_for(tc.decide([append], "auto", [], ["persona", "human"])).split("%json ", 1)[1].splitlines()[0])
+    human = next(
+        s["properties"]["arguments"]["properties"]
+        for s in schema["anyOf"]
+        if s["properties"]["arguments"]["properties"]["label"].get("enum") == ["human"]
+    )
+    assert human["content"]["pattern"].startswith("^" + tc.HUMAN_NOTE_START)
 
 
 def test_a_model_family_is_found_by_name_and_an_unknown_one_is_refused():
@@ -368,3 +387,12 @@ def test_a_prompt_without_letta_names_goes_where_most_of_it_is_read():
     assert table.place("system: b; user: two, three", Marks(0, 0, 0)) == 1
     assert thread_of(*_letta_prompt("x", "agent-1", "conv-2", "Hello", " more")) == "agent-1/conv-2/Hello"
     assert thread_of("no names", Marks(0, 0, 0)) is None
+
+
+def test_a_new_conversation_waits_for_the_only_slot_that_holds_its_start():
+    # Right after a start only the warm-up's slot holds the instructions and tools (the others are empty until the
+    # warm-up's state is copied): a turn that comes meanwhile queues there instead of reading everything elsewhere.
+    start = "instructions and tools "
+    table = SlotTable((0, 1, 2))
+    table.hold(0, *_letta_prompt(start, "agent-warm-up", first="Hi!"))
+    assert table.place(*_letta_prompt(start, "agent-ada", first="I'm Ada.")) == 0

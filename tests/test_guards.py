@@ -137,17 +137,17 @@ def test_a_memory_write_must_keep_something_the_user_said():
         return tc.Reply(None, {"name": "memory_insert", "arguments": {"label": label, "new_string": note}})
 
     # measured on a greeting: the model saved a line of its own, or an unrelated one
-    assert guards.ungrounded_write(write("persona", "I am excited to help you."), "Hello! What can you do?")
-    assert guards.ungrounded_write(write("human", "The user loves green tea."), "Hello! What can you do?")
+    assert guards.note_shares_no_word(write("persona", "I am excited to help you."), "Hello! What can you do?")
+    assert guards.note_shares_no_word(write("human", "The user loves green tea."), "Hello! What can you do?")
     # a fact the user gave, reworded, stands: names, numbers, a word's other form
     bakery = write("human", "The user runs a small bakery in Accra.")
-    assert not guards.ungrounded_write(bakery, "Anika here. I run a small bakery in Accra.")
-    assert not guards.ungrounded_write(write("human", "The user is Jo."), "Call me Jo")
-    assert not guards.ungrounded_write(write("human", "The user is 34."), "I'm 34 years old")
-    assert not guards.ungrounded_write(write("persona", "I answer formally."), "Please be more formal.")
+    assert not guards.note_shares_no_word(bakery, "Anika here. I run a small bakery in Accra.")
+    assert not guards.note_shares_no_word(write("human", "The user is Jo."), "Call me Jo")
+    assert not guards.note_shares_no_word(write("human", "The user is 34."), "I'm 34 years old")
+    assert not guards.note_shares_no_word(write("persona", "I answer formally."), "Please be more formal.")
     # only memory tools are checked
     other = tc.Reply(None, {"name": "get_weather", "arguments": {"city": "Oslo"}})
-    assert not guards.ungrounded_write(other, "Hello!")
+    assert not guards.note_shares_no_word(other, "Hello!")
     closed = guards.without_memory_tools(tc.decide([INSERT, MEMORY_REPLACE], "auto", [], ["persona", "human"]))
     assert closed.text_only and not closed.tools
 

@@ -37,7 +37,7 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # its line per request to 
 # never evict an agent's cached prompt (a re-read costs ~25 s). One generation at a time per slot (Engine.slot);
 # generations in different slots run together and share the cores.
 AGENT_SLOTS, SIDE_SLOT = (0, 1, 2), 3
-AGENT_SLOT = AGENT_SLOTS[0]  # the one the warm-up reads into; its state is then copied to the others
+WARM_UP_SLOT = AGENT_SLOTS[0]  # the one the warm-up reads into; its state is then copied to the others
 PLACE = -1  # the id_slot of an agent's prompt until the engine places it (llama.cpp's own "any slot")
 
 
@@ -138,6 +138,11 @@ class Engine:
         first_end = prompt.find(TURN_END, messages) if messages else -1
         return Marks(ends.get("tools", ends.get("instructions", 0)), messages, first_end if first_end >= 0 else len(prompt))
 
+    def _running(self, sampling: dict, prompt: str) -> None:
+        """Noted again once the slot is ours: generations may run in another order than they were placed."""
+        if sampling["id_slot"] in AGENT_SLOTS:
+            self.hold(sampling["id_slot"], prompt)
+
     def hold(self, slot: int, prompt: str) -> None:
         """Note that agent slot `slot` holds `prompt` (read there, or restored from a saved state)."""
         self.table.hold(slot, prompt, self.marks(prompt))
@@ -161,11 +166,23 @@ class Engine:
         files = sorted(Path(self.settings.cache_dir).glob(f"{prefix}-*.bin")) if self.settings.cache_dir else []
         return files[-1].name if files else None
 
-    async def restore_prompt(self, slot: int, filename: str) -> dict | None:
-        """Load a prompt state saved earlier into `slot`: its tokens and their KV (about 30 MB for 1,000 tokens),
-        in milliseconds instead of ~20 s of reading. None if it could not be loaded."""
+    async def restore_prompt(self, slot: int, filename: str, prompt: str) -> dict | None:
+        """Load the state of `prompt` saved earlier into `slot`: its tokens and their KV (about 30 MB for 1,000
+        tokens), in milliseconds instead of ~20 s of reading. None if it could not be loaded."""
         async with self._slots[slot]:
-            return await self._slot_action(slot, "restore", filename)
+            restored = await self._slot_action(slot, "restore", filename)
+            if restored and slot in AGENT_SLOTS:
+                self.hold(slot, prompt)
+            return restored
+
+    async def share_warm_up(self, filename: str, prompt: str) -> None:
+        """The warm-up's saved state (`filename`, of `prompt`) in every other agent slot no conversation has used
+        yet (a copy takes milliseconds): a new agent then finds its instructions and tools read in any slot."""
+        for slot in AGENT_SLOTS:
+            async with self._slots[slot]:
+                if slot not in self.table.held and await self._slot_action(slot, "restore", filename):
+                    self.hold(slot, prompt)
+                    LOG.info(json.dumps({"prompt_state": "copied", "slot": slot}))
 
     async def save_prompt(self, slot: int, filename: str) -> dict | None:
         """Save what `slot` holds now, for restore_prompt after the next start; older files for that slot go."""
@@ -198,6 +215,7 @@ class Engine:
         payload = self._payload(prompt, grammar, sampling, stream=False)
         loop = asyncio.get_running_loop()
         async with self.slot(sampling):
+            self._running(sampling, prompt)
             result = _native(await loop.run_in_executor(_GENERATIONS, self.llama.handle_completions, payload))
         log_generation(purpose, result, await loop.run_in_executor(_GENERATIONS, self._parts, prompt))
         if usage is not None:
@@ -232,6 +250,7 @@ class Engine:
 
         lock = self.slot(sampling)
         await lock.acquire()
+        self._running(sampling, prompt)
         done = loop.run_in_executor(_GENERATIONS, generate)
         try:
             while (chunk := await pieces.get()) is not _END:

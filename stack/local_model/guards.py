@@ -198,7 +198,7 @@ def _content_words(text: str) -> set[str]:
     return {w[:5] for w in (m.group() for m in _words(text)) if w not in _STOP_WORDS and (len(w) > 1 or w.isdigit())}
 
 
-def ungrounded_write(reply: tc.Reply, user_text: str) -> bool:
+def note_shares_no_word(reply: tc.Reply, user_text: str) -> bool:
     """A memory write whose note shares no word with the user's message: not something the user said."""
     call = reply.tool_call or {}
     if call.get("name") not in lp.MEMORY_TOOLS or not user_text.strip():
@@ -236,7 +236,7 @@ def copied_message(reply: tc.Reply, user_text: str) -> bool:
 def unfounded_write(reply: tc.Reply, user_text: str) -> bool:
     """A memory write the message does not found: a note with none of its words, a request retold or a note on a
     message that tells nothing about the user, or the message copied whole."""
-    return ungrounded_write(reply, user_text) or unfounded_human_note(reply, user_text) or copied_message(reply, user_text)
+    return note_shares_no_word(reply, user_text) or unfounded_human_note(reply, user_text) or copied_message(reply, user_text)
 
 
 def without_memory_tools(decision: tc.Decision) -> tc.Decision:

@@ -38,7 +38,7 @@ from course import facts
 from . import prompt_parts
 from .chat import Plan, Turn, completion_id, openai_message
 from .chat_templates import ChatML, for_model
-from .engine import AGENT_SLOT, AGENT_SLOTS, LOG, SIDE_SLOT, Engine
+from .engine import LOG, SIDE_SLOT, WARM_UP_SLOT, Engine
 from .settings import Settings
 
 EMBEDDING = facts.EMBEDDING_MODEL
@@ -161,29 +161,24 @@ async def prefill(request: Request) -> JSONResponse:
     settings, engine, template = _state(request)
     body = await request.json()
     plan, figures = Plan.of(body, template), {}
-    for name, prompt, slot in (("agent", plan.prompt, AGENT_SLOT), ("side", plan.text_prompt, SIDE_SLOT)):
+    for name, prompt, slot in (("agent", plan.prompt, WARM_UP_SLOT), ("side", plan.text_prompt, SIDE_SLOT)):
         state = prompt_state_file(name, prompt, settings, template)
         saved = engine.saved_prompt(state.rsplit("-", 1)[0])  # any state of this slot and model
-        restored = await engine.restore_prompt(slot, saved) if saved else None
+        restored = await engine.restore_prompt(slot, saved, prompt) if saved else None
         if restored is not None:
             tokens, ms = restored.get("n_restored", 0), round((restored.get("timings") or {}).get("restore_ms") or 0)
             LOG.info(json.dumps({"prompt_state": "restored", "slot": name, "tokens": tokens, "ms": ms}))
             if saved == state:
                 figures[name] = {"prompt_tokens": 0, "cached_tokens": tokens, "ms": ms, "restored": True}
-                if slot == AGENT_SLOT:
-                    engine.hold(slot, prompt)
                 continue
         # A state saved for other instructions or tools still holds their common start: only the rest is read.
         result = await engine.complete(prompt, None, {**engine.sampling(body), "n_predict": 1, "id_slot": slot}, purpose=f"prefill: {name}")
         t = result.get("timings") or {}
         figures[name] = {"prompt_tokens": result.get("tokens_evaluated", 0), "cached_tokens": t.get("cache_n", 0), "ms": t.get("prompt_ms")}
         await engine.save_prompt(slot, state)
-    # Every agent slot starts from the warm-up's state (a copy takes milliseconds), so a new agent finds the
-    # instructions and tools read in whichever slot it is given.
     agent_state = prompt_state_file("agent", plan.prompt, settings, template)
-    for slot in AGENT_SLOTS[1:]:
-        if engine.saved_prompt(agent_state.rsplit("-", 1)[0]) == agent_state and await engine.restore_prompt(slot, agent_state):
-            engine.hold(slot, plan.prompt)
+    if engine.saved_prompt(agent_state.rsplit("-", 1)[0]) == agent_state:
+        await engine.share_warm_up(agent_state, plan.prompt)
     return JSONResponse(figures)
 
 
