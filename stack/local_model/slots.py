@@ -47,21 +47,23 @@ class SlotTable:
     clock: int = 0
 
     def place(self, prompt: str, marks: Marks) -> int:
-        """The slot for `prompt`, now marked as holding it. A new conversation goes where the most of its
-        instructions and tools is read (not of the rest: another agent's memory may begin with the same words);
-        among slots that hold as much, not the one used last (two conversations taking turns is the common case:
-        two users, an agent and its sleeptime agent), then the one used least recently."""
+        """The slot for `prompt`, now marked as holding it. A new conversation does not take the slot used last
+        (two conversations taking turns is the common case: two users, an agent and its sleeptime agent), unless
+        no other slot holds a prompt yet (right after a start, before the warm-up's state is copied: it then
+        queues behind the warm-up instead of reading everything). Of the rest, the one that holds the most of its
+        instructions and tools (not of the rest: another agent's memory may begin with the same words), then the
+        one used least recently."""
         thread = thread_of(prompt, marks)
         own = [s for s in self.slots if thread is not None and self.threads.get(s) == thread]
         if own:
             slot = own[0]
         else:
             cap = marks.start_end if thread is not None else len(prompt)
-            shared = {s: min(len(os.path.commonprefix([prompt, self.held.get(s, "")])), cap) for s in self.slots}
-            best = [s for s in self.slots if shared[s] == max(shared.values())]
-            if thread is not None and len(best) > 1:
-                best.remove(max(best, key=lambda s: self.used.get(s, -1)))
-            slot = min(best, key=lambda s: self.used.get(s, -1))
+            last = max(self.slots, key=lambda s: self.used.get(s, -1))
+            others = [s for s in self.slots if s != last and s in self.held]
+            pool = others if thread is not None and others else list(self.slots)
+            shared = {s: min(len(os.path.commonprefix([prompt, self.held.get(s, "")])), cap) for s in pool}
+            slot = min((s for s in pool if shared[s] == max(shared.values())), key=lambda s: self.used.get(s, -1))
         self.hold(slot, prompt, marks)
         return slot
 
