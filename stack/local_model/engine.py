@@ -122,13 +122,11 @@ class Engine:
         return self._slots[sampling["id_slot"]]
 
     def placed(self, prompt: str, sampling: dict) -> dict:
-        """`sampling` with its slot: an agent's prompt (PLACE) goes where the slot table says; an agent slot named
-        outright (the warm-up) is noted as holding the prompt."""
+        """`sampling` with its slot: an agent's prompt (PLACE) goes where the slot table says (and is noted there
+        at once, so that the next placement sees it); a slot named outright is noted when it runs (_running)."""
         slot = sampling.get("id_slot", PLACE)
         if slot == PLACE:
             slot = self.table.place(prompt, self.marks(prompt))
-        elif slot in AGENT_SLOTS:
-            self.hold(slot, prompt)
         return {**sampling, "id_slot": slot}
 
     def marks(self, prompt: str) -> Marks:

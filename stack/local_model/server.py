@@ -160,9 +160,9 @@ async def prefill(request: Request) -> JSONResponse:
     only what differs from the saved state is read."""
     settings, engine, template = _state(request)
     body = await request.json()
-    plan, figures = Plan.of(body, template), {}
+    plan, figures, states = Plan.of(body, template), {}, {}
     for name, prompt, slot in (("agent", plan.prompt, WARM_UP_SLOT), ("side", plan.text_prompt, SIDE_SLOT)):
-        state = prompt_state_file(name, prompt, settings, template)
+        state = states[name] = prompt_state_file(name, prompt, settings, template)
         saved = engine.saved_prompt(state.rsplit("-", 1)[0])  # any state of this slot and model
         restored = await engine.restore_prompt(slot, saved, prompt) if saved else None
         if restored is not None:
@@ -176,9 +176,8 @@ async def prefill(request: Request) -> JSONResponse:
         t = result.get("timings") or {}
         figures[name] = {"prompt_tokens": result.get("tokens_evaluated", 0), "cached_tokens": t.get("cache_n", 0), "ms": t.get("prompt_ms")}
         await engine.save_prompt(slot, state)
-    agent_state = prompt_state_file("agent", plan.prompt, settings, template)
-    if engine.saved_prompt(agent_state.rsplit("-", 1)[0]) == agent_state:
-        await engine.share_warm_up(agent_state, plan.prompt)
+    if engine.saved_prompt(states["agent"].rsplit("-", 1)[0]) == states["agent"]:
+        await engine.share_warm_up(states["agent"], plan.prompt)
     return JSONResponse(figures)
 
 
