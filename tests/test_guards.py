@@ -49,6 +49,18 @@ def test_repeating_a_remembered_fact_or_a_short_phrase_is_not_an_echo():
     assert guards.echo_start("I have advanced memory, so ask me anything.", copied) is None
 
 
+def test_quoting_an_open_file_is_not_an_echo():
+    handbook = "The club room is open on Tuesdays and Fridays from six to ten in the evening, and on Saturdays."
+    files = (
+        '<directories>\n<directory name="handbook">\n<file status="open" name="handbook/club.pdf">\n'
+        f"<value>\n{handbook}\n</value>\n</file>\n</directory>\n</directories>"
+    )
+    system = {**SYSTEM, "content": SYSTEM["content"] + files}
+    copied = guards.instructions([system], [INSERT], lp.memory_values([system]), ct.QWEN25)
+    assert guards.echo_start(f"The handbook says: {handbook}", copied) is None
+    assert guards.echo_start("You are a helpful self-improving agent with advanced memory and file system capabilities.", copied) == 0
+
+
 def test_the_echo_watch_never_sends_a_word_of_the_copy():
     copied = guards.instructions([SYSTEM], [INSERT], lp.memory_values([SYSTEM]), ct.QWEN25)
     watch = guards.EchoWatch(copied)
@@ -161,6 +173,15 @@ def test_an_answer_that_starts_with_the_users_message_is_a_parrot():
     assert guards.parrots("What do you know about me?", question) and guards.parrots("What do you know", question)
     assert not guards.parrots("You told me you run a bakery.", question)
     assert guards.opening("hi") == () and not guards.parrots("Hi!", guards.opening("hi"))  # too short to tell
+
+
+def test_what_an_answer_adds_after_a_repeat_is_never_a_piece_of_the_message():
+    asked = "I'm M-1. One more question: what does the club handbook say about the days the club room is open?"
+    assert guards.after_repeat(asked, asked) == ""
+    assert guards.after_repeat("club handbook say about the days the club room is open?", asked) == ""  # its tail
+    assert guards.after_repeat(asked + " It is open on Tuesdays and Fridays.", asked) == "It is open on Tuesdays and Fridays."
+    assert guards.after_repeat("I'm M-1. One more question: it is open on Tuesdays.", asked) == "it is open on Tuesdays."
+    assert guards.after_repeat("Open on Tuesdays.", asked) == "Open on Tuesdays."
 
 
 def test_the_echo_watch_sends_no_word_of_a_parrot():

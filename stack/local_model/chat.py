@@ -202,8 +202,7 @@ class Turn:
             again = again[:recital].rstrip()
         if not guards.parrots(again, self.plan.start):
             return guards.without_echo(again, self.plan.copied) or LOST_THREAD
-        rest = again.split(maxsplit=len(self.plan.start))[len(self.plan.start) :]
-        return " ".join(rest).strip() or LOST_THREAD
+        return guards.after_repeat(again, self.plan.user_text) or LOST_THREAD
 
     async def _answer_again(self, echoed: str) -> str:
         """An answer that copied the instructions, answered again without them in the prompt; whatever still copies

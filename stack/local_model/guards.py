@@ -49,6 +49,9 @@ def ngrams(text: str, n: int = ECHO_WORDS) -> set[tuple[str, ...]]:
     return {tuple(w[i : i + n]) for i in range(len(w) - n + 1)}
 
 
+_FILE = re.compile(r"<file [^>]*>[\s\S]*?</file>")  # a file in <directories>, its text included
+
+
 def instructions(messages: list[dict], tools: list[dict] | None, memory: dict[str, str], template: ChatML) -> set[tuple[str, ...]]:
     """The word runs of everything an answer must not copy: the system message without its block values
     (`memory`, from lp.memory_values: a remembered fact may be repeated), and the tool instructions `template` writes."""
@@ -56,6 +59,9 @@ def instructions(messages: list[dict], tools: list[dict] | None, memory: dict[st
     for value in memory.values():
         if value.strip():
             system = system.replace(value, " ")
+    # Nor an open file's text: answering from a file quotes it. Lesson 11's answer from the club handbook was cut
+    # at "The club handbook states that the" as an echo of the prompt.
+    system = _FILE.sub(" ", system)
     return ngrams(system) | ngrams(template.tools_preamble(tools or [], lp.memory_labels(messages)))
 
 
@@ -109,6 +115,21 @@ def parrots(text: str, start: tuple[str, ...]) -> bool:
     if not start or len(words) < PARROT_MIN_WORDS:
         return False
     return words[: len(start)] == start or (len(words) < len(start) and start[: len(words)] == words)
+
+
+def after_repeat(text: str, user_text: str) -> str:
+    """What an answer adds after repeating the user's message: the text past the words it shares with the message's
+    start; "" when that rest is itself a piece of the message. Asked again after a parrot, the model once repeated
+    a whole question ("I'm M-1. One more question: what does the handbook say ..."), and the rest past its first
+    eight words was the question's tail, sent as the answer."""
+    said, user = _words(text), [m.group() for m in _words(user_text)]
+    n = 0
+    while n < min(len(said), len(user)) and said[n].group() == user[n]:
+        n += 1
+    rest = text[said[n].start() :].strip() if n < len(said) else ""
+    words = tuple(m.group() for m in _words(rest))
+    pieces = {tuple(user[i : i + len(words)]) for i in range(len(user) - len(words) + 1)} if words else set()
+    return "" if words and words in pieces else rest
 
 
 RECITE_WORDS = 6  # this many words in a row from the persona block: a recital, not an answer
