@@ -67,8 +67,10 @@ def test_concurrent_memory_inserts_into_one_block_lose_lines_and_serialised_ones
         assert _inserts_at_once(letta, own_writers, rounds, apart=0.01) == rounds, "a block only its writer holds keeps every line"
         for agent, block in zip((b, a), own, strict=True):  # now each agent holds the other's block too
             letta.agents.blocks.attach(block.id, agent_id=agent.id)
-        # The second writer 0, 10 ... 190 ms late: the window (the first writer's load to its write-back) is in there.
-        assert _inserts_at_once(letta, own_writers, 2 * rounds, apart=0.01) < 2 * rounds, "lesson 02 says old copies are written back"
+        # The second writer 0, 10 ... 190 ms late, then in steps of 3 ms and of 1 ms: the window (the first writer's load
+        # to its write-back) is in there. How wide it is follows the machine's speed: at a fast hour 0-190 ms once missed it.
+        lost = any(_inserts_at_once(letta, own_writers, 2 * rounds, apart=step) < 2 * rounds for step in (0.01, 0.003, 0.001))
+        assert lost, "lesson 02 says old copies are written back"
         assert _inserts_at_once(letta, own_writers, 2 * rounds, apart=0.01, lock=threading.Lock()) == 2 * rounds
     finally:
         lesson.cleanup()
