@@ -128,8 +128,7 @@ def after_repeat(text: str, user_text: str) -> str:
         n += 1
     rest = text[said[n].start() :].strip() if n < len(said) else ""
     words = tuple(m.group() for m in _words(rest))
-    pieces = {tuple(user[i : i + len(words)]) for i in range(len(user) - len(words) + 1)} if words else set()
-    return "" if words and words in pieces else rest
+    return "" if words and words in ngrams(user_text, len(words)) else rest
 
 
 RECITE_WORDS = 6  # this many words in a row from the persona block: a recital, not an answer
